@@ -1,0 +1,229 @@
+"""Django admin for tenancy, tokens and the audit log, scoped per tenant (see admin_base)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
+from django.db.models import Q
+
+from sgportal.admin_base import (
+    ReadOnlyTenantAdmin,
+    TenantScopedAdmin,
+    is_tenant_admin,
+    tenant_admin_ids,
+)
+from sgportal.audit import record_audit, snapshot
+from sgportal.models import (
+    ApiToken,
+    AuditAction,
+    AuditEntry,
+    AwsAccount,
+    Membership,
+    SlackIdentity,
+    Tenant,
+)
+
+User = get_user_model()
+
+
+def users_visible_to(request):
+    """Users a tenant admin may see or pick: members of their tenants, or users in no tenant."""
+    users = User.objects.all()
+    if request.user.is_superuser:
+        return users
+    return users.filter(
+        Q(memberships__tenant_id__in=tenant_admin_ids(request))
+        | Q(memberships__isnull=True, is_superuser=False)
+    ).distinct()
+
+
+class UserPickerMixin:
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = users_visible_to(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin):
+    list_display = [
+        "slug",
+        "name",
+        "active",
+        "lake_enabled",
+        "slack_status",
+        "default_policy",
+        "dry_run",
+    ]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["slack_status", "slack_error", "created_at"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["slug", "name", "active", "default_policy", "decision_timeout_minutes"]},
+        ),
+        (
+            "CloudTrail Lake",
+            {
+                "fields": [
+                    "lake_enabled",
+                    "lake_event_data_store",
+                    "lake_region",
+                    "lake_owner_account_id",
+                    "lake_read_role_arn",
+                    "lake_read_external_id",
+                ]
+            },
+        ),
+        ("Remediation", {"fields": ["hub_role_arn", "hub_external_id", "dry_run"]}),
+        (
+            "Slack",
+            {
+                "fields": [
+                    "slack_team_id",
+                    "slack_channel_id",
+                    "slack_bot_token",
+                    "slack_status",
+                    "slack_error",
+                ]
+            },
+        ),
+        ("EventBridge", {"fields": ["eventbridge_secret"]}),
+        (None, {"fields": ["created_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["slug", "active"]
+        return fields
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(AwsAccount)
+class AwsAccountAdmin(TenantScopedAdmin):
+    list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn"]
+    list_filter = ["active"]
+    search_fields = ["account_id", "name"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(UserPickerMixin, TenantScopedAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role"]
+
+
+@admin.register(SlackIdentity)
+class SlackIdentityAdmin(UserPickerMixin, TenantScopedAdmin):
+    list_display = ["team_id", "slack_user_id", "user", "tenant", "verified_at", "linked_via"]
+    readonly_fields = ["verified_at", "linked_via"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantScopedAdmin):
+    """Tokens are created with `manage.py createtoken` (the secret is shown once); here they
+    can be seen and revoked."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "key_id",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = [
+        "tenant",
+        "name",
+        "key_id",
+        "scopes",
+        "created_by_name",
+        "created_at",
+        "last_used_at",
+    ]
+    exclude = ["secret_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyTenantAdmin):
+    list_display = [
+        "tenant",
+        "seq",
+        "created_at",
+        "actor_name",
+        "via",
+        "action",
+        "object_type",
+        "object_repr",
+    ]
+    list_filter = ["action", "via"]
+    search_fields = ["object_repr", "actor_name", "request_id"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(UserAdmin):
+    """Tenant admins manage users of their tenants but can never grant superuser or permissions."""
+
+    def get_queryset(self, request):
+        return users_visible_to(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "groups", "user_permissions", "last_login", "date_joined"]
+        return fields
+
+    def has_module_permission(self, request) -> bool:
+        return is_tenant_admin(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_tenant_admin(request) and self._visible(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return is_tenant_admin(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_tenant_admin(request) and self._visible(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def _visible(self, request, obj) -> bool:
+        return obj is None or users_visible_to(request).filter(pk=obj.pk).exists()
+
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            before = snapshot(User.objects.get(pk=obj.pk)) if change else None
+            if not request.user.is_superuser:
+                obj.is_superuser = False if not change else User.objects.get(pk=obj.pk).is_superuser
+            super().save_model(request, obj, form, change)
+            after = snapshot(obj)
+            for data in (before, after):
+                if data:
+                    data.pop("password", None)
+            tenant_ids = Membership.objects.filter(user=obj).values_list("tenant_id", flat=True)
+            for tenant_id in tenant_ids:
+                record_audit(
+                    tenant_id,
+                    AuditAction.UPDATE if change else AuditAction.CREATE,
+                    actor=request.user,
+                    via="admin",
+                    obj=obj,
+                    object_repr=obj.get_username(),
+                    before=before,
+                    after=after,
+                )

@@ -1,0 +1,146 @@
+"""The admin base class every app's ModelAdmin uses: tenant-scoped, role-checked, audited.
+
+A superuser sees everything. A staff user sees and edits only rows of tenants where they
+hold ``admin_role`` (``admin`` by default), may only pick those tenants in tenant fields,
+and every add/change/delete is written to the tenant's audit chain with before/after,
+in the admin's own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models, transaction
+
+from sgportal.audit import record_audit, snapshot
+from sgportal.models import AuditAction, Tenant
+from sgportal.tenancy import Role, tenant_ids_for
+
+
+def tenant_admin_ids(request) -> models.QuerySet:
+    return tenant_ids_for(request.user, Role.ADMIN)
+
+
+def is_tenant_admin(request) -> bool:
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(request, "_sg_is_tenant_admin", None)
+    if cached is None:
+        cached = tenant_admin_ids(request).exists()
+        request._sg_is_tenant_admin = cached
+    return cached
+
+
+def tenant_id_of(obj: models.Model) -> int | None:
+    if isinstance(obj, Tenant):
+        return obj.pk
+    path = getattr(obj, "tenant_path", "tenant")
+    value: Any = obj
+    for part in path.split("__"):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value.pk if isinstance(value, models.Model) else value
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """ModelAdmin restricted to the caller's tenants, with audited writes."""
+
+    admin_role = Role.ADMIN
+    audited = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_user(request.user, self.admin_role)
+
+    def _in_scope(self, request, obj) -> bool:
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_module_permission(self, request) -> bool:
+        return is_tenant_admin(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_tenant_admin(request) and self._in_scope(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return is_tenant_admin(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_tenant_admin(request) and self._in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_tenant_admin(request) and self._in_scope(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Tenant and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(pk__in=tenant_admin_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- audit -------------------------------------------------------------------------
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            before = None
+            if change:
+                before = snapshot(type(obj)._default_manager.get(pk=obj.pk))
+            super().save_model(request, obj, form, change)
+            if self.audited:
+                self._audit(
+                    request,
+                    obj,
+                    AuditAction.UPDATE if change else AuditAction.CREATE,
+                    before,
+                    snapshot(obj),
+                )
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            before = snapshot(obj)
+            tenant_id = tenant_id_of(obj)
+            label, pk, text = obj._meta.label, obj.pk, str(obj)
+            super().delete_model(request, obj)
+            if self.audited and tenant_id:
+                record_audit(
+                    tenant_id,
+                    AuditAction.DELETE,
+                    actor=request.user,
+                    via="admin",
+                    object_type=label,
+                    object_id=pk,
+                    object_repr=text,
+                    before=before,
+                )
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def _audit(self, request, obj, action, before, after) -> None:
+        tenant_id = tenant_id_of(obj)
+        if tenant_id:
+            record_audit(
+                tenant_id,
+                action,
+                actor=request.user,
+                via="admin",
+                obj=obj,
+                before=before,
+                after=after,
+            )
+
+
+class ReadOnlyTenantAdmin(TenantScopedAdmin):
+    """For rows written only by the system (audit entries, poll runs): view, never edit."""
+
+    audited = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,73 @@
+"""Prometheus metrics for /metrics.
+
+Workers and web run in separate processes, so in-process counters in a worker never reach
+the web's /metrics. The figures operators alert on are therefore read from the database at
+scrape time: each app registers a ``DbMetric`` (a function returning labelled samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+Sample = tuple[dict[str, str], float]
+
+
+@dataclass(frozen=True)
+class DbMetric:
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    samples: Callable[[], Iterable[Sample]]
+
+
+_DB_METRICS: list[DbMetric] = []
+
+
+def register_db_metric(metric: DbMetric) -> None:
+    if all(m.name != metric.name for m in _DB_METRICS):
+        _DB_METRICS.append(metric)
+
+
+class _DbCollector:
+    def collect(self):
+        for metric in _DB_METRICS:
+            family = GaugeMetricFamily(
+                metric.name, metric.documentation, labels=list(metric.labels)
+            )
+            for labels, value in metric.samples():
+                family.add_metric([labels.get(label, "") for label in metric.labels], value)
+            yield family
+
+
+def render() -> bytes:
+    registry = CollectorRegistry()
+    registry.register(_DbCollector())
+    return generate_latest(registry)
+
+
+def _tenant_samples() -> Iterable[Sample]:
+    from sgportal.models import Tenant
+
+    for active in (True, False):
+        yield {"active": str(active).lower()}, float(Tenant.objects.filter(active=active).count())
+
+
+def _audit_samples() -> Iterable[Sample]:
+    from django.db.models import Count
+
+    from sgportal.models import AuditEntry
+
+    for row in AuditEntry.objects.values("tenant__slug").annotate(n=Count("id")):
+        yield {"tenant": row["tenant__slug"]}, float(row["n"])
+
+
+register_db_metric(
+    DbMetric("sgportal_tenants", "Tenants by active flag.", ("active",), _tenant_samples)
+)
+register_db_metric(
+    DbMetric("sgportal_audit_entries", "Audit entries per tenant.", ("tenant",), _audit_samples)
+)

@@ -1,0 +1,199 @@
+"""Tenants (customer organizations), their AWS accounts, memberships and Slack links."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from sgportal.fields import EncryptedTextField
+from sgportal.tenancy import Role, TenantScopedQuerySet
+
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# CloudTrail Lake event data store: an ARN, or the bare id (UUID-like) at its end.
+EVENT_DATA_STORE_RE = re.compile(
+    r"^(arn:aws(-[a-z]+)*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[a-zA-Z0-9._/\-:]{3,256}$"
+)
+EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+account_id_validator = RegexValidator(ACCOUNT_ID_RE, "An AWS account id is exactly 12 digits.")
+role_arn_validator = RegexValidator(
+    ROLE_ARN_RE, "Expected an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>."
+)
+external_id_validator = RegexValidator(
+    EXTERNAL_ID_RE, "An ExternalId is 2-1224 characters of letters, digits and +=,.@:/-_."
+)
+region_validator = RegexValidator(
+    r"^[a-z]{2}(-[a-z]+)+-\d$", "Expected an AWS region, e.g. eu-west-1."
+)
+
+
+class Policy(models.TextChoices):
+    REVIEW = "review", "Ask a reviewer"
+    AUTO_APPROVE = "auto_approve", "Auto-approve"
+    AUTO_REVERT = "auto_revert", "Auto-revert"
+
+
+class SlackStatus(models.TextChoices):
+    UNCONFIGURED = "unconfigured", "Not configured"
+    OK = "ok", "OK"
+    BROKEN = "broken", "Broken (see error)"
+
+
+class Tenant(models.Model):
+    """One customer organization and its settings."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+
+    # CloudTrail Lake
+    lake_enabled = models.BooleanField(default=False)
+    lake_event_data_store = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Event data store ARN or id of the organization's CloudTrail Lake store.",
+    )
+    lake_region = models.CharField(max_length=30, blank=True, validators=[region_validator])
+    lake_owner_account_id = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[account_id_validator],
+        help_text="Account that owns the event data store, when it is not the read role's.",
+    )
+    lake_read_role_arn = models.CharField(
+        max_length=600, blank=True, validators=[role_arn_validator]
+    )
+    lake_read_external_id = models.CharField(
+        max_length=1224, blank=True, validators=[external_id_validator]
+    )
+
+    # Remediation: optional hub role in the security account, assumed before each spoke role.
+    hub_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
+    hub_external_id = models.CharField(
+        max_length=1224, blank=True, validators=[external_id_validator]
+    )
+    dry_run = models.BooleanField(
+        default=False, help_text="Plan and prove permissions with DryRun; change nothing."
+    )
+
+    # Slack
+    slack_team_id = models.CharField(max_length=32, blank=True, db_index=True)
+    slack_channel_id = models.CharField(max_length=32, blank=True)
+    slack_bot_token = EncryptedTextField(blank=True)
+    slack_status = models.CharField(
+        max_length=20, choices=SlackStatus.choices, default=SlackStatus.UNCONFIGURED
+    )
+    slack_error = models.TextField(blank=True)
+
+    # EventBridge API destination secret (header), stored encrypted.
+    eventbridge_secret = EncryptedTextField(blank=True)
+
+    default_policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.REVIEW)
+    decision_timeout_minutes = models.PositiveIntegerField(default=24 * 60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+    tenant_path = "id"
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.lake_event_data_store and not EVENT_DATA_STORE_RE.match(self.lake_event_data_store):
+            raise ValidationError({"lake_event_data_store": "Not an event data store ARN or id."})
+        if self.lake_enabled and not (self.lake_event_data_store and self.lake_region):
+            raise ValidationError("Lake polling needs an event data store and a region.")
+
+
+class AwsAccount(models.Model):
+    """A member account of a tenant's organization, with the role used to revert in it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="accounts")
+    account_id = models.CharField(max_length=12, validators=[account_id_validator])
+    name = models.CharField(max_length=200)
+    spoke_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
+    spoke_external_id = models.CharField(
+        max_length=1224, blank=True, validators=[external_id_validator]
+    )
+    regions = models.JSONField(
+        default=list, blank=True, help_text='Enabled regions, e.g. ["eu-west-1"].'
+    )
+    active = models.BooleanField(default=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "account_id"], name="uniq_account_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+    def clean(self) -> None:
+        if not isinstance(self.regions, list) or not all(isinstance(r, str) for r in self.regions):
+            raise ValidationError({"regions": "A list of region names."})
+        for region in self.regions:
+            try:
+                region_validator(region)
+            except ValidationError:
+                raise ValidationError({"regions": f"{region!r} is not an AWS region."}) from None
+        if self.spoke_role_arn and f":{self.account_id}:" not in self.spoke_role_arn:
+            raise ValidationError({"spoke_role_arn": "The spoke role must live in this account."})
+
+
+class Membership(models.Model):
+    """A user's role in a tenant: viewer < approver < admin."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "user"]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} in {self.tenant}"
+
+
+class SlackIdentity(models.Model):
+    """A Slack user (in a Slack team) linked, after verification, to a portal user."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="slack_identities")
+    team_id = models.CharField(max_length=32)
+    slack_user_id = models.CharField(max_length=32)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slack_identities"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    linked_via = models.CharField(max_length=30, blank=True, help_text="How the link was verified.")
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "Slack identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team_id", "slack_user_id"], name="uniq_slack_identity"
+            ),
+            models.CheckConstraint(condition=~Q(team_id=""), name="slack_identity_team_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}/{self.slack_user_id} -> {self.user}"

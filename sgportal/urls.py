@@ -1,0 +1,14 @@
+"""Root URLconf: the public contract's paths (see DESIGN.md)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from sgportal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+]

@@ -1,0 +1,64 @@
+"""Operational endpoints (/healthz, /metrics) and the portal home."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from sgportal import metrics
+from sgportal.celery import app as celery_app
+from sgportal.models import Membership
+
+log = logging.getLogger(__name__)
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means "not ready"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@require_GET
+@never_cache
+def healthz(request) -> JsonResponse:
+    """200 when the database and the broker answer, 503 with the failing check otherwise."""
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    ok = all(error is None for error in checks.values())
+    if not ok:
+        log.warning("healthz failing: %s", {k: v for k, v in checks.items() if v})
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {name: (error or "ok") for name, error in checks.items()},
+    }
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+@never_cache
+def metrics_view(request) -> HttpResponse:
+    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@login_required
+def home(request):
+    memberships = Membership.objects.filter(user=request.user).select_related("tenant")
+    return render(request, "home.html", {"memberships": memberships})
