@@ -178,3 +178,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- App settings (one section per app; each reads the environment through sgportal.env) ---
+# ingestion
+
+# approvals
+
+# remediation

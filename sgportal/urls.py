@@ -11,4 +11,6 @@ urlpatterns = [
     path("metrics", views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("", include("ingestion.urls")),
+    path("", include("approvals.urls")),
 ]

@@ -1,0 +1,3 @@
+"""URLs of the approvals app (included at the root)."""
+
+urlpatterns: list = []

@@ -1,0 +1,85 @@
+"""SecurityGroupChange: one CloudTrail record of interest, from whichever source brought it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from sgportal.models import AwsAccount, Tenant
+from sgportal.tenancy import TenantScopedQuerySet
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    REVERTING = "reverting", "Reverting"
+    REVERTED = "reverted", "Reverted"
+    REVERT_FAILED = "revert_failed", "Revert failed"
+    AUTO_APPROVED = "auto_approved", "Auto-approved"
+    AUTO_REVERTED = "auto_reverted", "Auto-reverted"
+    EXPIRED = "expired", "Expired"
+    INFORMATIONAL = "informational", "Informational"
+    OURS = "ours", "Our own revert"
+    UNPARSEABLE = "unparseable", "Could not be parsed"
+
+
+class Source(models.TextChoices):
+    LAKE = "lake", "CloudTrail Lake"
+    EVENTBRIDGE = "eventbridge", "EventBridge"
+    TRAIL = "trail", "Organization trail (S3)"
+    MANUAL = "manual", "Manual / test"
+
+
+class SecurityGroupChange(models.Model):
+    """One security-group API call seen in CloudTrail, unique per (tenant, event_id)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="changes")
+    event_id = models.CharField(max_length=64)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    ingested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    event_name = models.CharField(max_length=64, db_index=True)
+    event_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    aws_account_id = models.CharField(max_length=12, blank=True, help_text="recipientAccountId")
+    account = models.ForeignKey(
+        AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    region = models.CharField(max_length=30, blank=True)
+
+    actor_type = models.CharField(max_length=40, blank=True)
+    actor_arn = models.CharField(max_length=600, blank=True)
+    actor_account_id = models.CharField(max_length=12, blank=True)
+    session_issuer_arn = models.CharField(max_length=600, blank=True)
+    via_console = models.BooleanField(default=False)
+    source_ip = models.CharField(max_length=100, blank=True)
+    user_agent = models.CharField(max_length=1000, blank=True)
+
+    group_id = models.CharField(max_length=64, blank=True, db_index=True)
+    group_name = models.CharField(max_length=300, blank=True)
+    vpc_id = models.CharField(max_length=64, blank=True)
+    # list[ingestion.rules.Rule.to_json()]; JSON rather than a child table so a page of
+    # records is one bulk INSERT ... ON CONFLICT DO NOTHING.
+    rules = models.JSONField(default=list, blank=True)
+
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    parse_error = models.TextField(blank=True, help_text="Why the record could not be parsed.")
+    raw = models.JSONField(help_text="The CloudTrail record as received.")
+    status = models.CharField(
+        max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "event_id"], name="uniq_change_per_tenant_event"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="change_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} {self.group_id or '?'} ({self.event_id[:8]})"

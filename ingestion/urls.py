@@ -1,0 +1,3 @@
+"""URLs of the ingestion app (included at the root)."""
+
+urlpatterns: list = []
