@@ -18,17 +18,19 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``@pytest.mark.postgres`` tests need PostgreSQL: on SQLite they fail loudly, because
-    `make test` always provides PostgreSQL and silently skipping them would hide a gap."""
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        return
+    """``@pytest.mark.postgres`` tests need PostgreSQL. `make test` always provides it (and sets
+    SGPORTAL_REQUIRE_POSTGRES=1, so a missing server is an error, never a silent skip); a bare
+    ``pytest`` on the SQLite default skips them."""
     import os
 
-    if os.environ.get("SGPORTAL_ALLOW_SQLITE_TESTS") == "1":
-        skip = pytest.mark.skip(reason="needs PostgreSQL (run `make test`)")
-        for item in items:
-            if "postgres" in item.keywords:
-                item.add_marker(skip)
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    if os.environ.get("SGPORTAL_REQUIRE_POSTGRES") == "1":
+        pytest.exit("SGPORTAL_REQUIRE_POSTGRES=1 but DATABASE_URL is not PostgreSQL", returncode=3)
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run `make test`)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
