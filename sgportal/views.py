@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection
 
 from sgportal import metrics
-from sgportal.celery import app as celery_app
 from sgportal.models import Membership
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,9 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
+    # A fresh connection each time: a pooled one could hide a broker that just went away.
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,239 @@
+"""Django admin is tenant-scoped: a tenant admin sees and edits only their own tenant."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from sgportal.models import AuditAction, AuditEntry, AwsAccount, Membership, SlackIdentity
+from sgportal.tenancy import Role
+from tests.factories import SlackIdentityFactory, UserFactory
+
+User = get_user_model()
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def account_form(account, **overrides):
+    data = {
+        "tenant": account.tenant_id,
+        "account_id": account.account_id,
+        "name": account.name,
+        "spoke_role_arn": account.spoke_role_arn,
+        "spoke_external_id": account.spoke_external_id,
+        "regions": '["us-east-1"]',
+        "active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_lists_only_the_admins_tenant(admin_client, account, other_account):
+    response = admin_client.get("/admin/sgportal/awsaccount/")
+    assert response.status_code == 200
+    assert b"prod-payments" in response.content
+    assert b"globex-prod" not in response.content
+
+
+def test_the_outsider_cannot_open_or_edit_our_account(client, outsider, account):
+    client.force_login(outsider)
+    response = client.get(f"/admin/sgportal/awsaccount/{account.pk}/change/")
+    assert response.status_code == 302  # "doesn't exist" redirect, same as a missing id
+    assert b"prod-payments" not in response.content
+    response = client.post(
+        f"/admin/sgportal/awsaccount/{account.pk}/change/", account_form(account, name="pwned")
+    )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.name == "prod-payments"
+    response = client.post(f"/admin/sgportal/awsaccount/{account.pk}/delete/", {"post": "yes"})
+    assert AwsAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_it_edits_an_account_and_audits_before_and_after(admin_client, admin_user, account):
+    response = admin_client.post(
+        f"/admin/sgportal/awsaccount/{account.pk}/change/",
+        account_form(account, name="prod-payments-eu"),
+    )
+    assert response.status_code == 302, response.content
+    account.refresh_from_db()
+    assert account.name == "prod-payments-eu"
+    entry = AuditEntry.objects.get(
+        tenant=account.tenant, action=AuditAction.UPDATE, object_type="sgportal.AwsAccount"
+    )
+    assert entry.before["name"] == "prod-payments"
+    assert entry.after["name"] == "prod-payments-eu"
+    assert entry.actor_id == admin_user.pk and entry.via == "admin"
+
+
+def test_it_cannot_move_an_account_to_another_tenant(admin_client, account, other_tenant):
+    response = admin_client.post(
+        f"/admin/sgportal/awsaccount/{account.pk}/change/",
+        account_form(account, tenant=other_tenant.pk),
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    account.refresh_from_db()
+    assert account.tenant.slug == "acme"
+
+
+def test_it_validates_account_ids_and_role_arns(admin_client, tenant):
+    response = admin_client.post(
+        "/admin/sgportal/awsaccount/add/",
+        {
+            "tenant": tenant.pk,
+            "account_id": "12345",
+            "name": "bad",
+            "spoke_role_arn": "arn:aws:iam::999999999999:user/not-a-role",
+            "regions": "[]",
+        },
+    )
+    assert response.status_code == 200
+    assert b"exactly 12 digits" in response.content
+    assert b"Expected an IAM role ARN" in response.content
+    assert not AwsAccount.objects.filter(name="bad").exists()
+
+
+def test_it_cannot_grant_a_membership_in_another_tenant(admin_client, other_tenant):
+    newcomer = UserFactory(username="newcomer")
+    response = admin_client.post(
+        "/admin/sgportal/membership/add/",
+        {
+            "user": newcomer.pk,
+            "tenant": other_tenant.pk,
+            "role": Role.ADMIN,
+        },
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    assert not Membership.objects.filter(user=newcomer).exists()
+
+
+def test_it_grants_a_membership_in_its_own_tenant_and_audits_it(admin_client, tenant):
+    newcomer = UserFactory(username="newcomer")
+    response = admin_client.post(
+        "/admin/sgportal/membership/add/",
+        {
+            "user": newcomer.pk,
+            "tenant": tenant.pk,
+            "role": Role.APPROVER,
+        },
+    )
+    assert response.status_code == 302
+    assert Membership.objects.get(user=newcomer).role == Role.APPROVER
+    entry = AuditEntry.objects.get(
+        tenant=tenant, action=AuditAction.CREATE, object_type="sgportal.Membership"
+    )
+    assert entry.after["role"] == "approver" and entry.before is None
+
+
+def test_it_cannot_pick_users_of_other_tenants(admin_client, outsider):
+    response = admin_client.get("/admin/sgportal/membership/add/")
+    assert response.status_code == 200
+    assert b"mallory-outsider" not in response.content
+
+
+def test_it_cannot_make_itself_superuser(admin_client, admin_user):
+    response = admin_client.post(
+        f"/admin/auth/user/{admin_user.pk}/change/",
+        {
+            "username": admin_user.username,
+            "email": admin_user.email,
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code in (200, 302)
+    admin_user.refresh_from_db()
+    assert admin_user.is_superuser is False
+
+
+def test_it_cannot_see_or_edit_users_of_other_tenants(admin_client, outsider):
+    assert b"mallory-outsider" not in admin_client.get("/admin/auth/user/").content
+    response = admin_client.get(f"/admin/auth/user/{outsider.pk}/change/")
+    assert response.status_code == 302
+
+
+def test_it_scopes_slack_identities(admin_client, tenant, other_tenant, outsider):
+    ours = SlackIdentityFactory(tenant=tenant, slack_user_id="UOURS0001")
+    SlackIdentityFactory(tenant=other_tenant, slack_user_id="UTHEIRS01", user=outsider)
+    page = admin_client.get("/admin/sgportal/slackidentity/").content
+    assert b"UOURS0001" in page and b"UTHEIRS01" not in page
+    response = admin_client.post(
+        f"/admin/sgportal/slackidentity/{ours.pk}/change/",
+        {
+            "tenant": other_tenant.pk,
+            "team_id": ours.team_id,
+            "slack_user_id": ours.slack_user_id,
+            "user": ours.user_id,
+        },
+    )
+    assert response.status_code == 200
+    ours.refresh_from_db()
+    assert ours.tenant_id == tenant.pk
+    assert SlackIdentity.objects.filter(tenant=other_tenant).count() == 1
+
+
+def test_it_edits_only_its_own_tenant_settings(admin_client, tenant, other_tenant):
+    assert admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/sgportal/tenant/{other_tenant.pk}/change/").status_code == 302
+    assert admin_client.get("/admin/sgportal/tenant/add/").status_code == 403
+
+
+@pytest.mark.parametrize("fixture", ["approver", "viewer"])
+def test_non_admins_are_kept_out_of_admin(client, request, fixture, account):
+    user = request.getfixturevalue(fixture)
+    user.is_staff = True  # even a staff flag is not enough without the admin role
+    user.save()
+    client.force_login(user)
+    assert client.get("/admin/sgportal/awsaccount/").status_code == 403
+    assert client.get(f"/admin/sgportal/awsaccount/{account.pk}/change/").status_code == 403
+
+
+def test_the_audit_log_is_read_only_and_scoped(admin_client, tenant, other_tenant):
+    from sgportal.audit import record_audit
+
+    ours = record_audit(
+        tenant, AuditAction.UPDATE, actor="x", object_type="t", object_repr="ours-entry"
+    )
+    record_audit(
+        other_tenant, AuditAction.UPDATE, actor="x", object_type="t", object_repr="theirs-entry"
+    )
+    page = admin_client.get("/admin/sgportal/auditentry/").content
+    assert b"ours-entry" in page and b"theirs-entry" not in page
+    response = admin_client.post(f"/admin/sgportal/auditentry/{ours.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert AuditEntry.objects.filter(pk=ours.pk).exists()
+
+
+def test_a_superuser_sees_every_tenant(client, superuser, account, other_account):
+    client.force_login(superuser)
+    page = client.get("/admin/sgportal/awsaccount/").content
+    assert b"prod-payments" in page and b"globex-prod" in page
+
+
+def test_the_same_form_lets_a_superuser_grant_superuser(client, superuser, admin_user):
+    """Proves the refusal above comes from scoping, not from a form that never saves."""
+    client.force_login(superuser)
+    response = client.post(
+        f"/admin/auth/user/{admin_user.pk}/change/",
+        {
+            "username": admin_user.username,
+            "email": admin_user.email,
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    admin_user.refresh_from_db()
+    assert admin_user.is_superuser is True
