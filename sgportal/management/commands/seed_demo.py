@@ -1,0 +1,68 @@
+"""seed_demo: a demo tenant with accounts in several regions, a reviewer and a tenant admin.
+
+Idempotent: running it again updates the same rows. Prints the logins.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
+from sgportal.tenancy import Role
+
+DEMO_PASSWORD = "sgportal-demo"  # noqa: S105 (printed for the demo; never used outside it)
+DEMO_ACCOUNTS = [
+    ("111111111111", "prod-payments", ["us-east-1", "eu-west-1"]),
+    ("222222222222", "prod-web", ["eu-west-1", "eu-central-1"]),
+    ("444444444444", "staging", ["us-west-2"]),
+]
+DEMO_TEAM, DEMO_CHANNEL = "T0DEMO0001", "C0DEMO0001"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo tenant, its AWS accounts, a reviewer and a tenant admin."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--slug", default="demo")
+
+    @transaction.atomic
+    def handle(self, *args, slug: str, **options) -> None:
+        tenant, _ = Tenant.objects.update_or_create(
+            slug=slug,
+            defaults={
+                "name": "Demo Organization",
+                "slack_team_id": DEMO_TEAM,
+                "slack_channel_id": DEMO_CHANNEL,
+                "slack_bot_token": "xoxb-demo-token",
+                "eventbridge_secret": "demo-eventbridge-secret",
+            },
+        )
+        for account_id, name, regions in DEMO_ACCOUNTS:
+            AwsAccount.objects.update_or_create(
+                tenant=tenant, account_id=account_id,
+                defaults={"name": name, "regions": regions,
+                          "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
+                          "spoke_external_id": f"sgportal-{slug}"},
+            )
+        User = get_user_model()
+        logins = []
+        for username, role, staff in (("reviewer", Role.APPROVER, False), ("admin", Role.ADMIN, True)):
+            user, _ = User.objects.get_or_create(username=username,
+                                                  defaults={"email": f"{username}@demo.example"})
+            user.is_staff = staff
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
+            logins.append(f"{username} / {DEMO_PASSWORD} ({role})")
+        reviewer = User.objects.get(username="reviewer")
+        SlackIdentity.objects.update_or_create(
+            team_id=DEMO_TEAM, slack_user_id="U0DEMOREV1",
+            defaults={"tenant": tenant, "user": reviewer, "linked_via": "seed_demo",
+                      "verified_at": timezone.now()},
+        )
+        self.stdout.write(f"Demo tenant {tenant.slug!r} with {len(DEMO_ACCOUNTS)} accounts.")
+        for line in logins:
+            self.stdout.write(f"  login: {line}")
