@@ -55,8 +55,9 @@ class Supervisor:
 
     def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(DATA / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child's life)
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs.append((name, proc))
         return proc
 
@@ -88,32 +89,81 @@ def main() -> int:
     web_port = args.port if not args.smoke else free_port()
     redis_port, moto_port, slack_port = free_port(), free_port(), free_port()
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": f"sqlite:///{DATA / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
-        "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
-        "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET", "demo-signing-secret"),
-        "SITE_URL": f"http://127.0.0.1:{web_port}",
-        "DEBUG": "1",
-        "SGPORTAL_POLL_INTERVAL_S": "30",
-    })
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{DATA / 'db.sqlite3'}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
+            "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET", "demo-signing-secret"),
+            "SITE_URL": f"http://127.0.0.1:{web_port}",
+            "DEBUG": "1",
+            "SGPORTAL_POLL_INTERVAL_S": "30",
+        }
+    )
     sup = Supervisor()
     try:
-        sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
-                            "--save", "", "--appendonly", "no"], env)
+        sup.start(
+            "redis",
+            [
+                redis_server,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            env,
+        )
         sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env)
         if has_module("approvals.slack_standin"):
-            sup.start("slack", [PY, "-m", "approvals.slack_standin", "--port", str(slack_port)], env)
+            standin = [PY, "-m", "approvals.slack_standin", "--port", str(slack_port)]
+            sup.start("slack", standin, env)
         for step in (["migrate", "--noinput"], ["seed_demo"]):
-            subprocess.run([PY, "manage.py", *step], cwd=ROOT, env=env, check=True,
-                           stdout=subprocess.DEVNULL if step[0] == "migrate" else None)
-        sup.start("worker", [PY, "-m", "celery", "-A", "sgportal", "worker", "--loglevel=INFO",
-                             "--concurrency=2", "-Q", "celery,remediation,slack"], env)
-        sup.start("beat", [PY, "-m", "celery", "-A", "sgportal", "beat", "--loglevel=INFO",
-                           "--schedule", str(DATA / "celerybeat-schedule")], env)
+            subprocess.run(
+                [PY, "manage.py", *step],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL if step[0] == "migrate" else None,
+            )
+        sup.start(
+            "worker",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "sgportal",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-Q",
+                "celery,remediation,slack",
+            ],
+            env,
+        )
+        sup.start(
+            "beat",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "sgportal",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(DATA / "celerybeat-schedule"),
+            ],
+            env,
+        )
         sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"], env)
         if has_module("ingestion/management/commands/demo_trickle"):
             sup.start("trickle", [PY, "manage.py", "demo_trickle"], env)
@@ -136,8 +186,10 @@ def main() -> int:
             time.sleep(2)
             dead = sup.dead()
             if dead:
-                print(f"stopped unexpectedly: {', '.join(dead)} (see {DATA}/<name>.log)",
-                      file=sys.stderr)
+                print(
+                    f"stopped unexpectedly: {', '.join(dead)} (see {DATA}/<name>.log)",
+                    file=sys.stderr,
+                )
                 return 1
     except KeyboardInterrupt:
         return 0

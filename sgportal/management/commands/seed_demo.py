@@ -42,16 +42,22 @@ class Command(BaseCommand):
         )
         for account_id, name, regions in DEMO_ACCOUNTS:
             AwsAccount.objects.update_or_create(
-                tenant=tenant, account_id=account_id,
-                defaults={"name": name, "regions": regions,
-                          "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
-                          "spoke_external_id": f"sgportal-{slug}"},
+                tenant=tenant,
+                account_id=account_id,
+                defaults={
+                    "name": name,
+                    "regions": regions,
+                    "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
+                    "spoke_external_id": f"sgportal-{slug}",
+                },
             )
         User = get_user_model()
         logins = []
-        for username, role, staff in (("reviewer", Role.APPROVER, False), ("admin", Role.ADMIN, True)):
-            user, _ = User.objects.get_or_create(username=username,
-                                                  defaults={"email": f"{username}@demo.example"})
+        people = (("reviewer", Role.APPROVER, False), ("admin", Role.ADMIN, True))
+        for username, role, staff in people:
+            user, _ = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@demo.example"}
+            )
             user.is_staff = staff
             user.set_password(DEMO_PASSWORD)
             user.save()
@@ -59,9 +65,14 @@ class Command(BaseCommand):
             logins.append(f"{username} / {DEMO_PASSWORD} ({role})")
         reviewer = User.objects.get(username="reviewer")
         SlackIdentity.objects.update_or_create(
-            team_id=DEMO_TEAM, slack_user_id="U0DEMOREV1",
-            defaults={"tenant": tenant, "user": reviewer, "linked_via": "seed_demo",
-                      "verified_at": timezone.now()},
+            team_id=DEMO_TEAM,
+            slack_user_id="U0DEMOREV1",
+            defaults={
+                "tenant": tenant,
+                "user": reviewer,
+                "linked_via": "seed_demo",
+                "verified_at": timezone.now(),
+            },
         )
         self.stdout.write(f"Demo tenant {tenant.slug!r} with {len(DEMO_ACCOUNTS)} accounts.")
         for line in logins:
