@@ -237,3 +237,41 @@ def test_the_same_form_lets_a_superuser_grant_superuser(client, superuser, admin
     assert response.status_code == 302, response.content[:2000]
     admin_user.refresh_from_db()
     assert admin_user.is_superuser is True
+
+
+def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, tenant):
+    page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value not in (None, False)}
+    data.update(
+        {
+            "name": "Acme Corporation",
+            "slack_bot_token": "xoxb-very-secret",
+            "default_policy": "review",
+            "decision_timeout_minutes": 60,
+        }
+    )
+    data.pop("slug", None)
+    data.pop("active", None)
+    response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
+    assert response.status_code == 302, response.content[:3000]
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme Corporation"
+    assert tenant.slack_bot_token == "xoxb-very-secret"
+    entry = AuditEntry.objects.get(tenant=tenant, object_type="sgportal.Tenant")
+    assert (entry.before["name"], entry.after["name"]) == ("Acme Corp", "Acme Corporation")
+    assert entry.after["slack_bot_token"] == "********"
+    assert "xoxb-very-secret" not in str(entry.before) + str(entry.after)
+
+
+def test_secrets_are_encrypted_at_rest(tenant):
+    from django.db import connection
+
+    tenant.slack_bot_token = "xoxb-stored-secret"
+    tenant.save()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT slack_bot_token FROM sgportal_tenant WHERE id = %s", [tenant.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("fernet:") and "xoxb" not in stored
+    tenant.refresh_from_db()
+    assert tenant.slack_bot_token == "xoxb-stored-secret"
