@@ -112,6 +112,9 @@ def test_a_tenant_with_lake_needs_a_store_and_region(tenant):
     tenant.lake_enabled = True
     with pytest.raises(ValidationError, match="needs an event data store and a region"):
         tenant.full_clean()
-    tenant.lake_event_data_store = "arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
+    tenant.lake_event_data_store = (
+        "arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/"
+        "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
+    )
     tenant.lake_region = "us-east-1"
     tenant.full_clean()
