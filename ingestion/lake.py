@@ -232,10 +232,14 @@ def _event_json(row: list[dict]) -> str:
 
 
 def lake_client_for(
-    tenant: Tenant, *, sleep: Callable[[float], None] = time.sleep, max_wait_s: float = 600.0
+    tenant: Tenant,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait_s: float = 600.0,
+    session: boto3.session.Session | None = None,
 ) -> LakeClient:
     """A LakeClient for the tenant's store, through its read role (with ExternalId) if set."""
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     region = tenant.lake_region or None
     if tenant.lake_read_role_arn:
         sts = session.client("sts", region_name=region)

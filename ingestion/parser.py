@@ -48,6 +48,7 @@ INFORMATIONAL_EVENTS = {CREATE_GROUP, DELETE_GROUP}
 
 # IP protocol numbers EC2 reports by name.
 _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
+_PORTED_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6"}
 
 # Field sizes of SecurityGroupChange: values are cut to fit so a hostile record cannot
 # make the bulk insert fail for the whole page.
@@ -573,8 +574,10 @@ def _port(value: Any) -> int | None:
 
 
 def _ports(protocol: str, from_port: Any, to_port: Any) -> tuple[int | None, int | None]:
-    if protocol == "-1":
-        return None, None  # all traffic: EC2 reports -1/-1, which says nothing more
+    if protocol not in _PORTED_PROTOCOLS:
+        # All traffic (-1) or a protocol without ports (e.g. 50/ESP): EC2 ignores any
+        # ports given and reports -1/-1, which says nothing more.
+        return None, None
     return _port(from_port), _port(to_port)
 
 
