@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ingestion.models import ChangeStatus
@@ -161,7 +162,7 @@ def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> P
             status=ChangeStatus.UNPARSEABLE,
         )
     try:
-        _fill(change, raw, frozenset(_role_keys(own_role_arns)))
+        _fill(change, raw, _role_keyset(tuple(own_role_arns)))
     except Exception as exc:  # noqa: BLE001 - never let one record stop a batch
         change.rules = []
         change.parse_error = _safe_message(exc)
@@ -422,26 +423,26 @@ def _match_rule_ids(
     if not response_items:
         return list(rules)
     result = list(rules)
+    keys = [_rule_key(rule) for rule in result]
     for item in response_items:
         if not isinstance(item, dict):
             continue
         reported = _response_rule(item, action=action, direction=direction)
         key = _rule_key(reported)
         for index, rule in enumerate(result):
-            if rule.rule_id is None and _rule_key(rule) == key:
-                result[index] = Rule(
-                    **{
-                        **rule.to_json(),
-                        "rule_id": reported.rule_id,
-                        "direction": reported.direction,
-                        "referenced_account_id": rule.referenced_account_id
-                        or reported.referenced_account_id,
-                        "description": rule.description or reported.description,
-                    }
+            if rule.rule_id is None and keys[index] == key:
+                result[index] = replace(
+                    rule,
+                    rule_id=reported.rule_id,
+                    direction=reported.direction,
+                    referenced_account_id=rule.referenced_account_id
+                    or reported.referenced_account_id,
+                    description=rule.description or reported.description,
                 )
                 break
         else:
             result.append(reported)
+            keys.append(key)
     return result
 
 
@@ -533,6 +534,8 @@ def _pick(mapping: dict, *keys: str) -> Any:
 
 
 def _text(value: Any, field_name: str | None = None) -> str:
+    if type(value) is str and "\x00" not in value:  # the common case, kept fast
+        return value if field_name is None else value[: _MAX[field_name]]
     if value is None or isinstance(value, dict | list | bool):
         return ""
     text = str(value) if not isinstance(value, str) else value
@@ -635,7 +638,7 @@ def _without_nul(value: Any) -> Any:
 
 
 def _with_extra(rule: Rule, **extra: Any) -> Rule:
-    return Rule(**{**rule.to_json(), "extra": {**rule.extra, **extra}})
+    return replace(rule, extra={**rule.extra, **extra})
 
 
 # --- our own role ------------------------------------------------------------------------
@@ -657,8 +660,7 @@ def _role_key(arn: str) -> tuple[str, str] | None:
     return None
 
 
-def _role_keys(arns: Iterable[str]) -> Iterable[tuple[str, str]]:
-    for arn in arns:
-        key = _role_key(arn)
-        if key:
-            yield key
+@lru_cache(maxsize=256)
+def _role_keyset(arns: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """(account, role name) of each own role, computed once per tenant's list."""
+    return frozenset(key for key in map(_role_key, arns) if key)

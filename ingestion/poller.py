@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -24,7 +25,8 @@ from ingestion.lake import InvalidLakeSetting, LakeClient, LakeError, ResultPage
 from ingestion.lake import build_query as build_lake_query
 from ingestion.locks import tenant_poll_lock
 from ingestion.models import LakeCursor, PollKind, PollRun, PollStatus, Source
-from ingestion.parser import parse_text
+from ingestion.parser import ParsedChange, parse_text
+from ingestion.pipeline import read_ahead
 from ingestion.store import StoreResult, own_role_arns, store_changes
 from sgportal.models import Tenant
 
@@ -114,13 +116,9 @@ def poll_window(
         if outcome.status != "FINISHED":
             error = outcome.error or f"query ended {outcome.status}"
             return _finish(run, _OUTCOME_STATUS[outcome.status], error=error)
-        roles = own_role_arns(tenant)
-        for page in lake.pages(run.query_id):
-            result = store_changes(
-                tenant,
-                [parse_text(e, own_role_arns=roles) for e in page.events],
-                source=Source.LAKE,
-            )
+        roles = tuple(own_role_arns(tenant))
+        for page, parsed in read_ahead(lake.pages(run.query_id), partial(_parse_page, roles)):
+            result = store_changes(tenant, parsed, source=Source.LAKE)
             run.rows_read += len(page.events)
             run.new_changes += result.new
             run.duplicates += result.duplicates
@@ -141,6 +139,10 @@ def poll_window(
         _finish(run, PollStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     return _finish(run, PollStatus.SUCCEEDED)
+
+
+def _parse_page(roles: tuple[str, ...], page: ResultPage) -> list[ParsedChange]:
+    return [parse_text(event, own_role_arns=roles) for event in page.events]
 
 
 def _finish(run: PollRun, status: str, *, error: str = "") -> PollRun:

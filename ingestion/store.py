@@ -21,7 +21,7 @@ from sgportal.events import changes_ingested
 from sgportal.models import AwsAccount, Tenant
 
 _FIELDS = [f for f in SecurityGroupChange._meta.concrete_fields if not f.primary_key]
-_BATCH_ROWS = 500  # 500 rows x ~30 columns stays under every backend's parameter limit
+_BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
 
 
 @dataclass
@@ -61,9 +61,10 @@ def store_changes(
     )
     now = timezone.now()
     rows = [_row(change, tenant_id, source, accounts, now) for change in unique.values()]
+    batch = len(rows) if connection.vendor == "postgresql" else _BATCH_ROWS
     with transaction.atomic():
-        for start in range(0, len(rows), _BATCH_ROWS):
-            result.new_ids.extend(_insert_ignoring_conflicts(rows[start : start + _BATCH_ROWS]))
+        for start in range(0, len(rows), batch):
+            result.new_ids.extend(_insert_ignoring_conflicts(rows[start : start + batch]))
         if result.new_ids:
             transaction.on_commit(
                 partial(
@@ -79,6 +80,7 @@ def store_changes(
 
 
 def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, int], now) -> list:
+    """Column values in _FIELDS order; JSON columns as JSON text."""
     values = change.model_fields()
     values.update(
         tenant_id=tenant_id,
@@ -87,33 +89,53 @@ def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, 
         ingested_at=now,
         status_changed_at=None,
     )
-    row = []
-    for f in _FIELDS:
-        value = values[f.attname]
-        if isinstance(f, models.JSONField):
-            if f.attname == "raw" and change.raw_text is not None:
-                row.append(change.raw_text)
-            else:
-                row.append(json.dumps(value))
-        else:
-            row.append(f.get_db_prep_save(value, connection))
-    return row
+    if change.raw_text is not None:
+        values["raw"] = change.raw_text
+    else:
+        values["raw"] = json.dumps(values["raw"])
+    values["rules"] = json.dumps(values["rules"])
+    return [values[f.attname] for f in _FIELDS]
 
 
 def _insert_ignoring_conflicts(rows: list[list]) -> list[int]:
-    """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id (PostgreSQL, SQLite)."""
+    """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id: the new rows' ids."""
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(rows)
+    return _insert_values(rows)
+
+
+def _sql(select: str) -> str:
     qn = connection.ops.quote_name
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    placeholders = ", ".join(
-        f"%s{json_cast}" if isinstance(f, models.JSONField) else "%s" for f in _FIELDS
-    )
-    values_sql = ", ".join([f"({placeholders})"] * len(rows))
-    # Only identifiers from the model and %s placeholders: values travel as parameters.
     table = qn(SecurityGroupChange._meta.db_table)
     columns = ", ".join(qn(f.column) for f in _FIELDS)
     conflict = f"ON CONFLICT ({qn('tenant_id')}, {qn('event_id')}) DO NOTHING"
-    sql = f"INSERT INTO {table} ({columns}) VALUES {values_sql} {conflict} RETURNING {qn('id')}"  # noqa: S608
-    params = [value for row in rows for value in row]
+    # Only identifiers from the model and %s placeholders: values travel as parameters.
+    return f"INSERT INTO {table} ({columns}) {select} {conflict} RETURNING {qn('id')}"
+
+
+def _insert_postgresql(rows: list[list]) -> list[int]:
+    """One binary array parameter per column (unnest): a short, constant statement whatever
+    the page size, bound server-side, so no value is quoted into the SQL text."""
+    import psycopg
+
+    arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in _FIELDS)
+    sql = _sql(f"SELECT * FROM unnest({arrays})")  # noqa: S608
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, columns)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_values(rows: list[list]) -> list[int]:
+    """Multi-row VALUES for the other backends (SQLite in development)."""
+    placeholders = ", ".join(["%s"] * len(_FIELDS))
+    sql = _sql("VALUES " + ", ".join([f"({placeholders})"] * len(rows)))
+    params = [
+        value if isinstance(f, models.JSONField) else f.get_db_prep_save(value, connection)
+        for row in rows
+        for f, value in zip(_FIELDS, row, strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
