@@ -78,8 +78,22 @@ def poll_tenant_locked(
         if not acquired:
             logger.info("Lake poll of %s skipped: another poll holds the lock", tenant.slug)
             return SKIPPED
+        abandon_dead_runs(tenant)
         run = poll_tenant(tenant, lake=lake, now=now)
         return run.status if run else SKIPPED
+
+
+def abandon_dead_runs(tenant: Tenant) -> int:
+    """Mark scheduled runs still "running" as failed: the caller holds the tenant's lock, so
+    no scheduled poll of it is alive; those runs died with their worker (e.g. killed at the
+    hard time limit). Their window was never confirmed, so the watermark did not move."""
+    return PollRun.objects.filter(
+        tenant=tenant, kind=PollKind.SCHEDULED, status=PollStatus.RUNNING
+    ).update(
+        status=PollStatus.FAILED,
+        error="abandoned: the worker stopped before the run finished",
+        finished_at=timezone.now(),
+    )
 
 
 def backfill_windows(

@@ -35,6 +35,7 @@ def test_it_refuses_an_unknown_tenant(lake_tenant):
     [
         (["--since", "yesterday"], "--since 'yesterday' is not a timestamp"),
         (["--since", "2026-09-14T08:00:00Z", "--until", "2026-13-01"], "--until '2026-13-01'"),
+        (["--since", "2026-02-30T08:00:00Z"], "--since '2026-02-30T08:00:00Z' is not a"),
         (["--until", "2026-09-14T08:00:00Z"], "--until needs --since"),
         (["--since", "2026-09-14T09:00:00Z", "--until", "2026-09-14T08:00:00Z"], "not before"),
         (["--since", "2026-09-14", "--chunk-hours", "0"], "--chunk-hours"),
@@ -49,6 +50,14 @@ def test_it_explains_bad_timestamps(lake_tenant, args, message):
 def test_it_refuses_a_tenant_without_a_store(tenant):
     with pytest.raises(CommandError, match="no CloudTrail Lake event data store"):
         run("--tenant", "acme")
+
+
+def test_a_one_off_poll_needs_lake_polling_enabled(lake_tenant):
+    lake_tenant.lake_enabled = False
+    lake_tenant.save()
+    with pytest.raises(CommandError, match="Lake polling is off for tenant 'acme'"):
+        run("--tenant", "acme")
+    assert PollRun.objects.count() == 0
 
 
 def test_it_backfills_a_range_window_by_window_without_moving_the_watermark(

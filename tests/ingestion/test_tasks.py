@@ -127,3 +127,29 @@ def test_two_concurrent_polls_of_one_tenant_run_once(lake_tenant, redis_client):
     assert outcomes == {"first": "succeeded", "second": "skipped"}
     assert PollRun.objects.count() == 1
     assert Change.objects.count() == 2
+
+
+def test_the_tasks_are_registered_under_their_names():
+    from sgportal.celery import app
+
+    app.loader.import_default_modules()
+    assert {"ingestion.tasks.poll_all_tenants", "ingestion.tasks.poll_tenant"} <= set(app.tasks)
+
+
+def test_a_run_left_running_by_a_dead_worker_is_closed_on_the_next_poll(
+    lake_tenant, redis_client, monkeypatch
+):
+    dead = PollRun.objects.create(
+        tenant=lake_tenant,
+        window_start=datetime(2026, 9, 14, 10, 0, tzinfo=UTC),
+        window_end=datetime(2026, 9, 14, 10, 59, tzinfo=UTC),
+        started_at=datetime(2026, 9, 14, 10, 59, 30, tzinfo=UTC),
+    )
+    lake, stubber, _ = stubbed_lake()
+    expect_query(stubber, [results_page([])])
+    monkeypatch.setattr(poller, "lake_client_for", lambda tenant, **kw: lake)
+    with stubber, time_machine.travel(NOW, tick=False):
+        assert tasks.poll_tenant(lake_tenant.pk) == "succeeded"
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+    assert "abandoned" in dead.error

@@ -23,12 +23,10 @@ from sgportal.models import Tenant
 def parse_moment(value: str, option: str) -> datetime:
     """An ISO 8601 date or date-time; naive values are UTC."""
     text = value.strip()
-    moment = parse_datetime(text)
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            moment = None
+    try:
+        moment = parse_datetime(text) or datetime.fromisoformat(text)
+    except ValueError:  # well formed but impossible (month 13), or not a timestamp at all
+        moment = None
     if moment is None:
         raise CommandError(
             f"{option} {value!r} is not a timestamp; use ISO 8601, e.g. 2026-09-14T08:00:00Z."
@@ -53,13 +51,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        tenants = self._tenants(options["tenant"])
         since = parse_moment(options["since"], "--since") if options["since"] else None
         until = parse_moment(options["until"], "--until") if options["until"] else None
         if until is not None and since is None:
             raise CommandError("--until needs --since (a backfill range).")
         if options["chunk_hours"] < 1:
             raise CommandError("--chunk-hours must be at least 1.")
+        tenants = self._tenants(options["tenant"], backfill=since is not None)
         if since is None:
             for tenant in tenants:
                 outcome = poll_tenant_locked(tenant.pk)
@@ -74,13 +72,18 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{failed} window(s) failed; see Poll runs in admin.")
 
-    def _tenants(self, slug: str | None) -> list[Tenant]:
+    def _tenants(self, slug: str | None, *, backfill: bool) -> list[Tenant]:
         if slug:
             tenant = Tenant.objects.filter(slug=slug).first()
             if tenant is None:
                 raise CommandError(f"No tenant with slug {slug!r}.")
             if not tenant.lake_event_data_store:
                 raise CommandError(f"Tenant {slug!r} has no CloudTrail Lake event data store.")
+            if not backfill and not (tenant.active and tenant.lake_enabled):
+                raise CommandError(
+                    f"Lake polling is off for tenant {slug!r} (inactive or lake_enabled unset); "
+                    "a backfill (--since) still works."
+                )
             return [tenant]
         tenants = list(Tenant.objects.filter(active=True, lake_enabled=True))
         if not tenants:
