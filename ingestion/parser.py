@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -124,14 +125,16 @@ def parse_text(text: str | bytes, *, own_role_arns: Iterable[str] = ()) -> Parse
         record = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError) as exc:
         raw_text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        raw_text = raw_text.replace("\x00", "")
+        raw_text = _clean_str(raw_text)
         return ParsedChange(
             event_id=_synthetic_id(raw_text),
             raw={"unparsed_text": raw_text},
             parse_error=f"not JSON: {exc}"[:1000],
             status=ChangeStatus.UNPARSEABLE,
         )
-    clean = isinstance(text, str) and "\\u0000" not in text
+    # Without any \u escape the text has no NUL or lone surrogate (JSON text cannot hold
+    # them raw): the common case skips the walk over the record.
+    clean = isinstance(text, str) and "\\u" not in text
     change = _parse(record, own_role_arns, known_clean=clean)
     if clean and change.raw is record and not change.parse_error:
         change.raw_text = text
@@ -151,7 +154,7 @@ def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> P
             and "detail-type" in record
         ):  # an EventBridge envelope: the record is its detail
             record = record["detail"]
-        raw = record if known_clean or not _has_nul(record) else _without_nul(record)
+        raw = record if known_clean or not _has_bad(record) else _sanitized(record)
         change = ParsedChange(event_id=_event_id(raw), raw=raw)
     except Exception as exc:  # noqa: BLE001 - too deep or too odd even to keep verbatim
         text = _safe_repr(record)
@@ -179,15 +182,15 @@ def _safe_repr(value: Any) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001
         text = f"<unrepresentable {type(value).__name__}>"
-    return text[:10000].replace("\x00", "")
+    return _clean_str(text[:10000])
 
 
 def _safe_message(exc: Exception) -> str:
     try:
-        message = f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, _Unparseable) else f"{type(exc).__name__}: {exc}"
     except Exception:  # noqa: BLE001
         message = type(exc).__name__
-    return message.replace("\x00", "")[:1000]
+    return _clean_str(message)[:1000]
 
 
 # --- the record envelope ---------------------------------------------------------------
@@ -534,13 +537,11 @@ def _pick(mapping: dict, *keys: str) -> Any:
 
 
 def _text(value: Any, field_name: str | None = None) -> str:
-    if type(value) is str and "\x00" not in value:  # the common case, kept fast
+    if type(value) is str:  # the common case, kept fast (records are sanitized up front)
         return value if field_name is None else value[: _MAX[field_name]]
     if value is None or isinstance(value, dict | list | bool):
         return ""
-    text = str(value) if not isinstance(value, str) else value
-    if "\x00" in text:
-        text = text.replace("\x00", "")
+    text = _clean_str(str(value))
     if field_name is not None:
         text = text[: _MAX[field_name]]
     return text
@@ -599,11 +600,7 @@ def _event_time(value: Any) -> datetime:
 def _event_id(record: Any) -> str:
     if isinstance(record, dict):
         event_id = record.get("eventID")
-        if (
-            isinstance(event_id, str)
-            and 0 < len(event_id) <= _MAX["event_id"]
-            and "\x00" not in event_id
-        ):
+        if isinstance(event_id, str) and 0 < len(event_id) <= _MAX["event_id"]:
             return event_id
     return _synthetic_id(json.dumps(record, sort_keys=True, default=repr))
 
@@ -614,26 +611,35 @@ def _synthetic_id(text: str) -> str:
     return f"sha256:{digest[:56]}"
 
 
-def _has_nul(value: Any, depth: int = 0) -> bool:
+# Characters PostgreSQL cannot store in text or jsonb: NUL, and lone UTF-16 surrogates
+# (json.loads turns an unpaired "\\ud800" escape into one; UTF-8 cannot encode it).
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_bad(value: Any, depth: int = 0) -> bool:
     if depth > 100:
         raise ValueError("nested too deeply")
     if isinstance(value, str):
-        return "\x00" in value
+        return _BAD_CHARS.search(value) is not None
     if isinstance(value, dict):
-        return any("\x00" in str(k) or _has_nul(v, depth + 1) for k, v in value.items())
+        return any(_has_bad(str(k), depth + 1) or _has_bad(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
+        return any(_has_bad(v, depth + 1) for v in value)
     return False
 
 
-def _without_nul(value: Any) -> Any:
-    """The value with NUL characters removed (PostgreSQL's jsonb cannot store them)."""
+def _clean_str(text: str) -> str:
+    return _BAD_CHARS.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def _sanitized(value: Any) -> Any:
+    """The value with NULs removed and lone surrogates replaced by U+FFFD."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _clean_str(value)
     if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): _without_nul(v) for k, v in value.items()}
+        return {_clean_str(str(k)): _sanitized(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_sanitized(v) for v in value]
     return value
 
 

@@ -389,13 +389,14 @@ def test_it_keeps_what_it_cannot_parse(raw, error):
     assert parse_text(raw).event_id == change.event_id
 
 
-def test_it_strips_nul_characters_postgres_cannot_store():
+def test_it_cleans_characters_postgres_cannot_store():
     rec = record(1)
-    rec["userAgent"] = "evil\x00agent"
-    change = parse_text(json.dumps(rec))
-    assert change.user_agent == "evilagent"
-    assert change.raw["userAgent"] == "evilagent"
-    assert change.raw_text is None
+    rec["userAgent"] = "evil\x00agent\ud800"
+    for change in (parse_text(json.dumps(rec)), parse_record(rec)):
+        assert change.user_agent == "evilagent\ufffd"
+        assert change.raw["userAgent"] == "evilagent\ufffd"
+        assert change.raw_text is None
+        assert change.status == ChangeStatus.PENDING
 
 
 json_values = st.recursive(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from ingestion.models import ChangeStatus, Source
 from ingestion.models import SecurityGroupChange as Change
 from ingestion.parser import parse_record, parse_text
 from ingestion.store import own_role_arns, store_changes
 from tests.factories import AwsAccountFactory
 from tests.ingestion.helpers import record, with_event_id
+from tests.ingestion.test_parser import json_values, shaped
 
 
 def test_it_inserts_new_changes_and_counts_duplicates(
@@ -51,8 +57,6 @@ def test_the_same_event_is_separate_per_tenant(tenant, other_tenant):
 
 
 def test_it_stores_lake_text_verbatim_and_links_the_account(tenant, account):
-    import json
-
     text = json.dumps(record(1), separators=(",", ":"))
     store_changes(tenant, [parse_text(text)], source=Source.LAKE)
     change = Change.objects.get()
@@ -76,3 +80,18 @@ def test_our_roles_are_the_tenants_spoke_roles(tenant, other_tenant, account, ot
     assert own_role_arns(tenant) == ["arn:aws:iam::111111111111:role/SgGuardSpoke"]
     change = parse_record(record(4), own_role_arns=own_role_arns(other_tenant))
     assert change.status == ChangeStatus.PENDING
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(value=st.one_of(json_values, shaped))
+def test_whatever_the_parser_returns_can_be_stored(tenant, value):
+    """On PostgreSQL this proves no NUL, lone surrogate or oversized value breaks a page."""
+    parsed = [parse_record(value), parse_text(json.dumps(value)), parse_record(record(1))]
+    result = store_changes(tenant, parsed, source=Source.LAKE)
+    assert result.new + result.duplicates == 3
+    stored = Change.objects.get(tenant=tenant, event_id=parsed[0].event_id)
+    assert stored.status == parsed[0].status
