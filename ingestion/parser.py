@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ingestion.models import ChangeStatus
 from ingestion.rules import Rule
 
@@ -122,7 +124,7 @@ class _Unparseable(Exception):
 def parse_text(text: str | bytes, *, own_role_arns: Iterable[str] = ()) -> ParsedChange:
     """Parse one record given as JSON text (e.g. a Lake ``eventJson`` cell). Never raises."""
     try:
-        record = json.loads(text, parse_constant=_reject_constant)
+        record = _loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
         raw_text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
         raw_text = _clean_str(raw_text)
@@ -171,6 +173,24 @@ def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> P
         change.parse_error = _safe_message(exc)
         change.status = ChangeStatus.UNPARSEABLE
     return change
+
+
+# A run of 19+ digits may be an integer beyond 64 bits, which orjson turns into a float.
+# (bytes.translate + a substring search finds one ~10x faster than a regular expression.)
+_DIGITS_TO_ZERO = bytes(48 if 48 <= i <= 57 else 120 for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _loads(text: str | bytes) -> Any:
+    """orjson for speed; the standard library wherever orjson would differ (big integers) or
+    refuses (lone surrogates), so every source decodes a record the same way."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_RUN not in data.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
@@ -391,7 +411,7 @@ def _permission_rules(permission: Any, *, action: str, direction: str) -> list[R
     return rules
 
 
-def _response_rule(item: dict, *, action: str, direction: str) -> Rule:
+def _response_fields(item: dict, direction: str) -> dict[str, Any]:
     """A rule as EC2 reports it in securityGroupRuleSet / revokedSecurityGroupRuleSet."""
     protocol = _protocol(item.get("ipProtocol"))
     from_port, to_port = _ports(protocol, item.get("fromPort"), item.get("toPort"))
@@ -399,20 +419,19 @@ def _response_rule(item: dict, *, action: str, direction: str) -> Rule:
         egress = item["isEgress"]
         direction = "egress" if egress is True or egress == "true" else "ingress"
     ref = _obj(item.get("referencedGroupInfo"))
-    return Rule(
-        action=action,
-        direction=direction,
-        protocol=protocol,
-        from_port=from_port,
-        to_port=to_port,
-        cidr_ipv4=_text(item.get("cidrIpv4")) or None,
-        cidr_ipv6=_text(item.get("cidrIpv6")) or None,
-        prefix_list_id=_text(item.get("prefixListId")) or None,
-        referenced_group_id=_text(ref.get("groupId")) or None,
-        referenced_account_id=_text(ref.get("userId")) or None,
-        description=_desc(item),
-        rule_id=_text(item.get("securityGroupRuleId")) or None,
-    )
+    return {
+        "direction": direction,
+        "protocol": protocol,
+        "from_port": from_port,
+        "to_port": to_port,
+        "cidr_ipv4": _text(item.get("cidrIpv4")) or None,
+        "cidr_ipv6": _text(item.get("cidrIpv6")) or None,
+        "prefix_list_id": _text(item.get("prefixListId")) or None,
+        "referenced_group_id": _text(ref.get("groupId")) or None,
+        "referenced_account_id": _text(ref.get("userId")) or None,
+        "description": _desc(item),
+        "rule_id": _text(item.get("securityGroupRuleId")) or None,
+    }
 
 
 def _match_rule_ids(
@@ -430,34 +449,37 @@ def _match_rule_ids(
     for item in response_items:
         if not isinstance(item, dict):
             continue
-        reported = _response_rule(item, action=action, direction=direction)
+        reported = _response_fields(item, direction)
         key = _rule_key(reported)
         for index, rule in enumerate(result):
             if rule.rule_id is None and keys[index] == key:
                 result[index] = replace(
                     rule,
-                    rule_id=reported.rule_id,
-                    direction=reported.direction,
+                    rule_id=reported["rule_id"],
+                    direction=reported["direction"],
                     referenced_account_id=rule.referenced_account_id
-                    or reported.referenced_account_id,
-                    description=rule.description or reported.description,
+                    or reported["referenced_account_id"],
+                    description=rule.description or reported["description"],
                 )
                 break
         else:
-            result.append(reported)
+            result.append(Rule(action=action, **reported))
             keys.append(key)
     return result
 
 
-def _rule_key(rule: Rule) -> tuple:
+def _rule_key(rule: Rule | dict) -> tuple:
+    """What identifies a rule's traffic (not its id or description), for matching."""
+    get = rule.get if isinstance(rule, dict) else rule.__getattribute__
+    cidr_ipv6 = get("cidr_ipv6")
     return (
-        rule.protocol,
-        rule.from_port,
-        rule.to_port,
-        rule.cidr_ipv4,
-        rule.cidr_ipv6.lower() if rule.cidr_ipv6 else None,
-        rule.prefix_list_id,
-        rule.referenced_group_id,
+        get("protocol"),
+        get("from_port"),
+        get("to_port"),
+        get("cidr_ipv4"),
+        cidr_ipv6.lower() if cidr_ipv6 else None,
+        get("prefix_list_id"),
+        get("referenced_group_id"),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+import orjson
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -89,12 +90,16 @@ def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, 
         ingested_at=now,
         status_changed_at=None,
     )
-    if change.raw_text is not None:
-        values["raw"] = change.raw_text
-    else:
-        values["raw"] = json.dumps(values["raw"])
-    values["rules"] = json.dumps(values["rules"])
+    values["raw"] = change.raw_text if change.raw_text is not None else _dumps(values["raw"])
+    values["rules"] = _dumps(values["rules"])
     return [values[f.attname] for f in _FIELDS]
+
+
+def _dumps(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+        return json.dumps(value)
 
 
 def _insert_ignoring_conflicts(rows: list[list]) -> list[int]:

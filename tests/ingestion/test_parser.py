@@ -471,3 +471,18 @@ def test_it_never_raises_on_arbitrary_json(value):
     json.dumps(change.model_fields(), default=str)  # storable
     text_change = parse_text(json.dumps(value))
     assert text_change.event_id == change.event_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"eventID": "e-1", "n": 123456789012345678901234567890}',
+        '{"eventID": "e-2", "s": "\\ud800 lone"}',
+        '{"eventID": "e-3", "s": "\\ud83d\\ude00 pair"}',
+    ],
+)
+def test_the_fast_and_the_standard_decoder_agree(text):
+    change = parse_text(text)
+    assert change.event_id == json.loads(text)["eventID"]
+    assert change.status == ChangeStatus.UNPARSEABLE  # no eventTime, but kept by its own id
+    assert "no eventTime" in change.parse_error
