@@ -46,13 +46,18 @@ SKIPPED = "skipped"
 GONE = "gone"
 
 
+# After an outage, one tick reads at most this much; the next ticks catch up from there
+# (a Lake query over days could run into its one-hour timeout and never finish).
+MAX_SCHEDULED_WINDOW = timedelta(hours=6)
+
+
 def scheduled_window(tenant: Tenant, now: datetime | None = None) -> tuple[datetime, datetime]:
     """[watermark - overlap, now - safety lag), whole seconds (Lake's precision)."""
     now = now or timezone.now()
     end = (now - timedelta(seconds=settings.SGPORTAL_POLL_SAFETY_LAG_S)).replace(microsecond=0)
     watermark = LakeCursor.objects.filter(tenant=tenant).values_list("watermark", flat=True).first()
     start = (watermark or end) - timedelta(seconds=settings.SGPORTAL_POLL_OVERLAP_S)
-    return start, end
+    return start, min(end, start + MAX_SCHEDULED_WINDOW)
 
 
 def poll_tenant(

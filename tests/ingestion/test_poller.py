@@ -262,3 +262,32 @@ def test_a_slow_run_finishing_late_never_moves_the_watermark_back(lake_tenant):
     assert run.status == PollStatus.SUCCEEDED
     assert watermark(lake_tenant) == newer
     assert PollRun.objects.count() == 1
+
+
+def test_after_an_outage_ticks_catch_up_in_bounded_windows(lake_tenant):
+    set_watermark(lake_tenant, datetime(2026, 9, 12, 0, 15, tzinfo=UTC))  # two days behind
+    lake, stubber, _ = stubbed_lake()
+    expect_query(
+        stubber,
+        [results_page([])],
+        statement=build_query(
+            lake_tenant.lake_event_data_store,
+            datetime(2026, 9, 12, 0, 0, tzinfo=UTC),
+            datetime(2026, 9, 12, 6, 0, tzinfo=UTC),
+        ),
+    )
+    expect_query(
+        stubber,
+        [results_page([])],
+        statement=build_query(
+            lake_tenant.lake_event_data_store,
+            datetime(2026, 9, 12, 5, 45, tzinfo=UTC),
+            datetime(2026, 9, 12, 11, 45, tzinfo=UTC),
+        ),
+    )
+    with stubber, time_machine.travel(NOW, tick=False):
+        poll_tenant(lake_tenant, lake=lake)
+        assert watermark(lake_tenant) == datetime(2026, 9, 12, 6, 0, tzinfo=UTC)
+        poll_tenant(lake_tenant, lake=lake)
+    stubber.assert_no_pending_responses()
+    assert watermark(lake_tenant) == datetime(2026, 9, 12, 11, 45, tzinfo=UTC)
