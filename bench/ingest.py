@@ -122,6 +122,8 @@ def run_child(n: int, page_size: int) -> dict:
     def parse(page: list[str]) -> list:
         return [parse_text(text, own_role_arns=roles) for text in page]
 
+    backend = _backend_pid()
+    pg_cpu_before, py_cpu_before = _proc_cpu_s(backend), time.process_time()
     started = time.perf_counter()
     # The poller's own loop: the next page is parsed (read_ahead) while this one is stored.
     for page, parsed in read_ahead(pages(synthetic(n), page_size), parse):
@@ -134,6 +136,8 @@ def run_child(n: int, page_size: int) -> dict:
         new += result.new
         dup += result.duplicates
     elapsed = time.perf_counter() - started
+    py_cpu = time.process_time() - py_cpu_before
+    pg_cpu = _proc_cpu_s(backend) - pg_cpu_before
     stored = SecurityGroupChange.objects.filter(tenant=tenant).count()
     parse_started = time.perf_counter()
     parse_rows = sum(len(parse(page)) for page in pages(synthetic(min(n, 20_000)), page_size))
@@ -152,7 +156,26 @@ def run_child(n: int, page_size: int) -> dict:
         "page_p95_ms": 1000 * percentile(page_times, 0.95),
         "page_p99_ms": 1000 * percentile(page_times, 0.99),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "python_cpu_us": 1e6 * py_cpu / rows,
+        "postgres_cpu_us": 1e6 * pg_cpu / rows if pg_cpu >= 0 else float("nan"),
     }
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a local process, -inf when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("-inf")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scratch_database(url: str) -> tuple[str, str]:
@@ -232,6 +255,14 @@ def main() -> int:
             f"{r['peak_rss_mb']:>8.1f}"
         )
         assert r["stored"] == r["new"] == r["n"], r  # every record once, duplicates skipped
+    for r in results:
+        python_us, postgres_us = r["python_cpu_us"], r["postgres_cpu_us"]
+        print(
+            f"N={r['n']}: CPU per event: {python_us:.0f} us in this process (parse + store), "
+            f"{postgres_us:.0f} us in its PostgreSQL backend; with a core each and the "
+            f"read-ahead overlapping them: ~{1e6 / max(python_us, postgres_us):.0f} events/s"
+        )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     small, large = results
     growth = large["peak_rss_mb"] - small["peak_rss_mb"]
     print(f"peak memory grew {growth:+.1f} MB for {large['n'] / small['n']:.0f}x the records")

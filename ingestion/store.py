@@ -8,6 +8,7 @@ with ``sgportal.events.changes_ingested`` after the transaction commits.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,6 +21,8 @@ from ingestion.models import SecurityGroupChange
 from ingestion.parser import ParsedChange
 from sgportal.events import changes_ingested
 from sgportal.models import AwsAccount, Tenant
+
+logger = logging.getLogger(__name__)
 
 _FIELDS = [f for f in SecurityGroupChange._meta.concrete_fields if not f.primary_key]
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
@@ -67,17 +70,27 @@ def store_changes(
         for start in range(0, len(rows), batch):
             result.new_ids.extend(_insert_ignoring_conflicts(rows[start : start + batch]))
         if result.new_ids:
-            transaction.on_commit(
-                partial(
-                    changes_ingested.send,
-                    sender=SecurityGroupChange,
-                    tenant_id=tenant_id,
-                    change_ids=list(result.new_ids),
-                )
-            )
+            transaction.on_commit(partial(_announce, tenant_id, list(result.new_ids)))
     result.duplicates = len(changes) - len(result.new_ids)
     result.unparseable = sum(1 for c in unique.values() if c.parse_error)
     return result
+
+
+def _announce(tenant_id: int, change_ids: list[int]) -> None:
+    """Send changes_ingested; a failing receiver is logged and never stops the ingestion
+    (or the other receivers): the rows are stored and will not be announced again."""
+    responses = changes_ingested.send_robust(
+        sender=SecurityGroupChange, tenant_id=tenant_id, change_ids=change_ids
+    )
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error(
+                "changes_ingested receiver %r failed for tenant %s, changes %s",
+                receiver,
+                tenant_id,
+                change_ids,
+                exc_info=response,
+            )
 
 
 def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, int], now) -> list:

@@ -95,3 +95,29 @@ def test_whatever_the_parser_returns_can_be_stored(tenant, value):
     assert result.new + result.duplicates == 3
     stored = Change.objects.get(tenant=tenant, event_id=parsed[0].event_id)
     assert stored.status == parsed[0].status
+
+
+def test_a_failing_receiver_neither_stops_ingestion_nor_the_other_receivers(
+    tenant, django_capture_on_commit_callbacks, caplog
+):
+    from sgportal.events import changes_ingested
+
+    later = []
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("approvals is down")
+
+    def after(sender, change_ids, **kwargs):
+        later.append(change_ids)
+
+    changes_ingested.connect(broken, weak=False)
+    changes_ingested.connect(after, weak=False)  # runs after the broken one
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = store_changes(tenant, [parse_record(record(1))], source=Source.LAKE)
+    finally:
+        changes_ingested.disconnect(broken)
+        changes_ingested.disconnect(after)
+    assert later == [result.new_ids]
+    assert "approvals is down" in caplog.text
+    assert Change.objects.count() == 1
