@@ -8,8 +8,16 @@ from ingestion.models import LakeCursor, PollRun, SecurityGroupChange
 from sgportal.admin_base import ReadOnlyTenantAdmin
 
 
+class TenantFilterForSuperusers:
+    """A tenant filter lists every tenant's name: only superusers get it."""
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return [*filters, "tenant"] if request.user.is_superuser else filters
+
+
 @admin.register(SecurityGroupChange)
-class SecurityGroupChangeAdmin(ReadOnlyTenantAdmin):
+class SecurityGroupChangeAdmin(TenantFilterForSuperusers, ReadOnlyTenantAdmin):
     list_display = [
         "event_time",
         "event_name",
@@ -21,7 +29,7 @@ class SecurityGroupChangeAdmin(ReadOnlyTenantAdmin):
         "source",
         "has_parse_error",
     ]
-    list_filter = ["status", "event_name", "source", "tenant"]
+    list_filter = ["status", "event_name", "source"]
     search_fields = ["event_id", "group_id", "actor_arn", "aws_account_id", "parse_error"]
     date_hierarchy = "event_time"
     list_select_related = ["tenant"]
@@ -33,7 +41,7 @@ class SecurityGroupChangeAdmin(ReadOnlyTenantAdmin):
 
 
 @admin.register(PollRun)
-class PollRunAdmin(ReadOnlyTenantAdmin):
+class PollRunAdmin(TenantFilterForSuperusers, ReadOnlyTenantAdmin):
     list_display = [
         "started_at",
         "tenant",
@@ -48,7 +56,7 @@ class PollRunAdmin(ReadOnlyTenantAdmin):
         "bytes_scanned",
         "finished_at",
     ]
-    list_filter = ["status", "kind", "tenant"]
+    list_filter = ["status", "kind"]
     search_fields = ["query_id", "error"]
     list_select_related = ["tenant"]
 

@@ -64,6 +64,7 @@ def test_an_outsider_never_sees_the_tenants_changes(client, outsider, changes):
     listing = client.get(reverse("admin:ingestion_securitygroupchange_changelist"))
     assert listing.status_code == 200
     assert listing.context["cl"].result_count == 0
+    assert "Acme Corp" not in listing.content.decode()  # not even in a filter
     assert "sg-0a1b2c3d4e5f60718" not in listing.content.decode()
     detail = client.get(
         reverse("admin:ingestion_securitygroupchange_change", args=[changes.first().pk])
@@ -89,6 +90,7 @@ def test_an_outsider_never_sees_the_tenants_poll_runs(client, outsider, poll_run
     listing = client.get(reverse("admin:ingestion_pollrun_changelist"))
     assert listing.status_code == 200
     assert listing.context["cl"].result_count == 0
+    assert "Acme Corp" not in listing.content.decode()
     detail = client.get(reverse("admin:ingestion_pollrun_change", args=[poll_run.pk]))
     assert detail.status_code in (302, 404)
     if detail.status_code == 302:
@@ -100,3 +102,12 @@ def test_a_viewer_without_staff_gets_no_admin(client, viewer, poll_run):
     response = client.get(reverse("admin:ingestion_pollrun_changelist"))
     assert response.status_code == 302
     assert "/login/" in response.url
+
+
+def test_a_superuser_sees_every_tenant_and_can_filter_by_tenant(
+    client, superuser, changes, other_tenant
+):
+    client.force_login(superuser)
+    listing = client.get(reverse("admin:ingestion_securitygroupchange_changelist"))
+    assert listing.context["cl"].result_count == 2
+    assert "Acme Corp" in listing.content.decode()
