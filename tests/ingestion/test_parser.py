@@ -486,3 +486,44 @@ def test_the_fast_and_the_standard_decoder_agree(text):
     assert change.event_id == json.loads(text)["eventID"]
     assert change.status == ChangeStatus.UNPARSEABLE  # no eventTime, but kept by its own id
     assert "no eventTime" in change.parse_error
+
+
+def _comparable(change) -> dict:
+    fields = change.model_fields()
+    fields.pop("raw")
+    return fields
+
+
+def test_every_source_shape_of_a_record_parses_the_same():
+    """Lake eventJson, trail Records[] and the record files: one parser, one answer."""
+    trail = load("trail_log_file_all_records.json")["Records"]
+    lake_rows = (
+        load("lake_query_results_page1.json")["QueryResultRows"]
+        + load("lake_query_results_page2.json")["QueryResultRows"]
+    )
+    lake = {}
+    for row in lake_rows:
+        text = next(cell["eventJson"] for cell in row if "eventJson" in cell)
+        change = parse_text(text, own_role_arns=[SPOKE])
+        lake[change.event_id] = change
+    files = [parse_record(record(n), own_role_arns=[SPOKE]) for n in range(1, 10)]
+    assert len(trail) == len(lake) == len(files) == 9
+    for from_file in files:
+        from_trail = next(
+            parse_record(r, own_role_arns=[SPOKE])
+            for r in trail
+            if r["eventID"] == from_file.event_id
+        )
+        assert _comparable(lake[from_file.event_id]) == _comparable(from_file)
+        assert _comparable(from_trail) == _comparable(from_file)
+    assert [c.status for c in files] == [
+        ChangeStatus.PENDING,
+        ChangeStatus.PENDING,
+        ChangeStatus.PENDING,
+        ChangeStatus.OURS,
+        ChangeStatus.PENDING,
+        ChangeStatus.PENDING,
+        ChangeStatus.INFORMATIONAL,
+        ChangeStatus.INFORMATIONAL,
+        ChangeStatus.INFORMATIONAL,
+    ]
