@@ -45,6 +45,9 @@ class SecurityGroupChange(models.Model):
         AwsAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
     )
     region = models.CharField(max_length=30, blank=True)
+    request_id = models.CharField(
+        max_length=100, blank=True, help_text="CloudTrail requestID (matches an AWS request id)."
+    )
 
     actor_type = models.CharField(max_length=40, blank=True)
     actor_arn = models.CharField(max_length=600, blank=True)
@@ -83,3 +86,62 @@ class SecurityGroupChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_name} {self.group_id or '?'} ({self.event_id[:8]})"
+
+
+class LakeCursor(models.Model):
+    """How far a tenant's CloudTrail Lake store has been read completely (the watermark)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="lake_cursor")
+    watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Every event before this time has been read and stored."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.watermark or 'never polled'}"
+
+
+class PollStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    TIMED_OUT = "timed_out", "Timed out"
+
+
+class PollKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled poll"
+    BACKFILL = "backfill", "Backfill"
+
+
+class PollRun(models.Model):
+    """One CloudTrail Lake query over a time window for one tenant, and what it brought."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="poll_runs")
+    kind = models.CharField(max_length=20, choices=PollKind.choices, default=PollKind.SCHEDULED)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    query_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=20, choices=PollStatus.choices, default=PollStatus.RUNNING, db_index=True
+    )
+    rows_read = models.PositiveIntegerField(default=0)
+    new_changes = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    unparseable = models.PositiveIntegerField(default=0)
+    bytes_scanned = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-started_at"], name="pollrun_tenant_started")]
+
+    def __str__(self) -> str:
+        window = f"{self.window_start:%Y-%m-%d %H:%M}-{self.window_end:%H:%M}"
+        return f"{self.tenant} {window} {self.status}"

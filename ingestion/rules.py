@@ -7,7 +7,7 @@ the same granularity as EC2's SecurityGroupRule.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Action = Literal["added", "removed", "modified"]
@@ -31,7 +31,9 @@ class Rule:
     extra: dict = field(default_factory=dict)  # anything else worth keeping (e.g. modify tag)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        data["extra"] = dict(self.extra)
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> Rule:
@@ -51,3 +53,6 @@ class Rule:
             owner = f" in {self.referenced_account_id}" if self.referenced_account_id else ""
             return f"{self.referenced_group_id}{owner}"
         return "?"
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Rule))

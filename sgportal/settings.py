@@ -181,6 +181,12 @@ LOGGING = {
 
 # --- App settings (one section per app; each reads the environment through sgportal.env) ---
 # ingestion
+# A poll reads up to now minus this lag (events still being written to Lake wait a tick).
+SGPORTAL_POLL_SAFETY_LAG_S = env_int("SGPORTAL_POLL_SAFETY_LAG_S", 60, minimum=0)
+# How long a poll waits for its Lake query before cancelling it (under the task time limit).
+SGPORTAL_LAKE_MAX_WAIT_S = env_int("SGPORTAL_LAKE_MAX_WAIT_S", 600, minimum=10)
+if SGPORTAL_LAKE_MAX_WAIT_S >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("SGPORTAL_LAKE_MAX_WAIT_S must be below the task time limit.")
 
 # approvals
 

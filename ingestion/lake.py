@@ -1,0 +1,268 @@
+"""CloudTrail Lake client: build the query safely, run it, wait, and stream result pages.
+
+Only the network boundary lives here (boto3); what to do with the records is the
+poller's job. Sleeping is injectable so tests never wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sgportal.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+# AWS's documented pattern for the EventDataStore parameter (ARN or id), 3-256 characters.
+EVENT_DATA_STORE_PATTERN = re.compile(r"^[a-zA-Z0-9._/\-:]{3,256}$")
+EVENT_DATA_STORE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/(?P<id>[^/:]+)$"
+)
+# What goes into FROM: the bare id (a UUID for every store AWS creates).
+EVENT_DATA_STORE_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,127}$")
+_LAKE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+EVENT_NAMES = (
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "ModifySecurityGroupRules",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+)
+DONE_STATUSES = {"FINISHED", "FAILED", "CANCELLED", "TIMED_OUT"}
+RETRYABLE_CODES = {
+    "MaxConcurrentQueriesException",
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ServiceUnavailableException",
+    "InternalServerError",
+    "InternalFailure",
+}
+PAGE_SIZE = 1000  # MaxQueryResults: 1-1000
+
+
+class LakeError(Exception):
+    """A Lake call failed in a way a retry on the next tick may fix."""
+
+
+class InvalidLakeSetting(ValueError):
+    """A tenant setting or argument that must never reach the SQL or the API."""
+
+
+def event_data_store_id(value: str) -> str:
+    """The bare event data store id from an ARN or id, validated for use in SQL."""
+    value = (value or "").strip()
+    if not EVENT_DATA_STORE_PATTERN.match(value):
+        raise InvalidLakeSetting(f"{value[:80]!r} is not an event data store ARN or id.")
+    match = EVENT_DATA_STORE_ARN.match(value)
+    store_id = match.group("id") if match else value
+    if not EVENT_DATA_STORE_ID.match(store_id):
+        raise InvalidLakeSetting(f"{value[:80]!r} is not an event data store ARN or id.")
+    return store_id
+
+
+def lake_time(moment: datetime) -> str:
+    """A timestamp as Lake compares eventTime: 'YYYY-MM-DD HH:MM:SS' in UTC."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise InvalidLakeSetting("Lake query bounds must be timezone-aware datetimes.")
+    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if not _LAKE_TIME.match(text):  # e.g. a year before 1000 or after 9999
+        raise InvalidLakeSetting(f"{moment!r} cannot be used as a Lake timestamp.")
+    return text
+
+
+def build_query(event_data_store: str, start: datetime, end: datetime) -> str:
+    """The security-group query over [start, end), every interpolated value validated."""
+    store_id = event_data_store_id(event_data_store)
+    since, until = lake_time(start), lake_time(end)
+    if since >= until:
+        raise InvalidLakeSetting(f"Empty window: {since} is not before {until}.")
+    names = ", ".join(f"'{name}'" for name in EVENT_NAMES[:2])
+    names2 = ", ".join(f"'{name}'" for name in EVENT_NAMES[2:4])
+    names3 = ", ".join(f"'{name}'" for name in EVENT_NAMES[4:])
+    return (
+        "SELECT eventID, eventTime, eventName, recipientAccountId, awsRegion,\n"
+        "       coalesce(errorCode, '') AS errorCode,\n"
+        "       userIdentity.arn AS principalArn,\n"
+        "       coalesce(element_at(requestParameters, 'groupId'), '') AS groupId,\n"
+        "       eventJson\n"
+        f"FROM {store_id}\n"
+        "WHERE eventSource = 'ec2.amazonaws.com'\n"
+        f"  AND eventName IN ({names},\n"
+        f"                    {names2},\n"
+        f"                    {names3})\n"
+        f"  AND eventTime >= '{since}'\n"
+        f"  AND eventTime < '{until}'\n"
+        "ORDER BY eventTime ASC, eventID ASC"
+    )
+
+
+@dataclass
+class QueryOutcome:
+    """How a query ended: its status, error message and bytes scanned."""
+
+    query_id: str
+    status: str
+    error: str = ""
+    bytes_scanned: int = 0
+
+
+@dataclass
+class ResultPage:
+    """One page of results: the eventJson cells, and the total row count AWS announced."""
+
+    events: list[str]
+    total_results: int | None = None
+    bytes_scanned: int = 0
+
+
+@dataclass
+class LakeClient:
+    """Runs one Lake query and streams its pages; retries throttling with backoff."""
+
+    client: object  # a botocore CloudTrail client
+    owner_account_id: str = ""
+    sleep: Callable[[float], None] = time.sleep
+    max_wait_s: float = 600.0
+    max_attempts: int = 6
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    page_size: int = PAGE_SIZE
+    _owner: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.owner_account_id and not ACCOUNT_ID.match(self.owner_account_id):
+            raise InvalidLakeSetting("The event data store owner must be a 12-digit account id.")
+        self._owner = (
+            {"EventDataStoreOwnerAccountId": self.owner_account_id} if self.owner_account_id else {}
+        )
+
+    # -- calls with retry -----------------------------------------------------------------
+    def _call(self, operation: str, **params) -> dict:
+        method = getattr(self.client, operation)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return method(**params, **self._owner)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_CODES or attempt == self.max_attempts:
+                    raise
+                delay = self._delay(attempt)
+                logger.info("Lake %s: %s, retry %d in %.1fs", operation, code, attempt, delay)
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int) -> float:
+        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
+    # -- the query lifecycle --------------------------------------------------------------
+    def start(self, statement: str) -> str:
+        return self._call("start_query", QueryStatement=statement)["QueryId"]
+
+    def wait(self, query_id: str) -> QueryOutcome:
+        """Poll describe_query with backoff until the query is done (or we stop waiting)."""
+        waited, attempt = 0.0, 0
+        while True:
+            response = self._call("describe_query", QueryId=query_id)
+            status = response.get("QueryStatus", "")
+            if status in DONE_STATUSES:
+                stats = response.get("QueryStatistics") or {}
+                return QueryOutcome(
+                    query_id=query_id,
+                    status=status,
+                    error=response.get("ErrorMessage", "") or "",
+                    bytes_scanned=int(stats.get("BytesScanned") or 0),
+                )
+            if waited >= self.max_wait_s:
+                self.cancel(query_id)
+                return QueryOutcome(
+                    query_id=query_id,
+                    status="TIMED_OUT",
+                    error=f"still {status or 'unknown'} after {waited:.0f}s; cancelled",
+                )
+            attempt += 1
+            delay = min(self.max_delay_s, self.base_delay_s * 1.5 ** (attempt - 1))
+            self.sleep(delay)
+            waited += delay
+
+    def cancel(self, query_id: str) -> None:
+        try:
+            self._call("cancel_query", QueryId=query_id)
+        except ClientError as exc:  # already finished, or no permission: nothing to undo
+            logger.warning("Lake cancel_query %s failed: %s", query_id, exc)
+
+    def pages(self, query_id: str) -> Iterator[ResultPage]:
+        """Result pages, one at a time (NextToken), so memory stays flat."""
+        token: str | None = None
+        while True:
+            params = {"QueryId": query_id, "MaxQueryResults": self.page_size}
+            if token:
+                params["NextToken"] = token
+            response = self._call("get_query_results", **params)
+            stats = response.get("QueryStatistics") or {}
+            yield ResultPage(
+                events=[_event_json(row) for row in response.get("QueryResultRows") or []],
+                total_results=stats.get("TotalResultsCount"),
+                bytes_scanned=int(stats.get("BytesScanned") or 0),
+            )
+            token = response.get("NextToken")
+            if not token:
+                return
+
+
+def _event_json(row: list[dict]) -> str:
+    """The eventJson cell of a result row (a list of single-key dicts)."""
+    for cell in row:
+        if "eventJson" in cell:
+            return cell["eventJson"]
+    return ""  # kept as an unparseable record by the parser
+
+
+def lake_client_for(
+    tenant: Tenant,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait_s: float = 600.0,
+    session: boto3.session.Session | None = None,
+) -> LakeClient:
+    """A LakeClient for the tenant's store, through its read role (with ExternalId) if set."""
+    session = session or boto3.session.Session()
+    region = tenant.lake_region or None
+    if tenant.lake_read_role_arn:
+        sts = session.client("sts", region_name=region)
+        params = {
+            "RoleArn": tenant.lake_read_role_arn,
+            "RoleSessionName": f"sgportal-lake-{tenant.slug}"[:64],
+        }
+        if tenant.lake_read_external_id:
+            params["ExternalId"] = tenant.lake_read_external_id
+        credentials = sts.assume_role(**params)["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    client = session.client(
+        "cloudtrail",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10),
+    )
+    return LakeClient(
+        client=client,
+        owner_account_id=tenant.lake_owner_account_id,
+        sleep=sleep,
+        max_wait_s=max_wait_s,
+    )

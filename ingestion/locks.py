@@ -1,0 +1,38 @@
+"""Per-tenant Redis lock so one tenant is never polled twice at once.
+
+Overlapping beat ticks, a slow poll, or two beat processes by mistake: whoever holds the
+lock polls, the others skip. The lock expires after longer than the task time limit, so a
+killed worker cannot block a tenant for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import redis
+from django.conf import settings
+from redis.exceptions import LockError
+
+
+def poll_lock_key(tenant_id: int) -> str:
+    return f"sgportal:ingestion:lake-poll:{tenant_id}"
+
+
+@contextmanager
+def tenant_poll_lock(tenant_id: int) -> Iterator[bool]:
+    """Yields True when this caller holds the tenant's poll lock, False when another does."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    lock = client.lock(
+        poll_lock_key(tenant_id),
+        timeout=settings.CELERY_TASK_TIME_LIMIT + 60,
+        blocking=False,
+    )
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with suppress(LockError):  # expired meanwhile: nothing left to release
+                lock.release()
+        client.close()

@@ -1,0 +1,159 @@
+"""Store parsed changes: one bulk insert per page that skips (tenant, eventID) already seen.
+
+Every source (Lake, EventBridge, S3 trail) ends here, so a record that arrives twice — from
+an overlapping poll window or from two sources — is stored once. New rows are announced
+with ``sgportal.events.changes_ingested`` after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from ingestion.models import SecurityGroupChange
+from ingestion.parser import ParsedChange
+from sgportal.events import changes_ingested
+from sgportal.models import AwsAccount, Tenant
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = [f for f in SecurityGroupChange._meta.concrete_fields if not f.primary_key]
+_BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
+
+
+@dataclass
+class StoreResult:
+    """What one page did: ids of the rows it created, and how many were already there."""
+
+    new_ids: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    unparseable: int = 0
+
+    @property
+    def new(self) -> int:
+        return len(self.new_ids)
+
+
+def own_role_arns(tenant: Tenant | int) -> list[str]:
+    """The spoke (revert) role ARNs of the tenant's accounts: their calls are ours."""
+    accounts = AwsAccount.objects.for_tenant(tenant).exclude(spoke_role_arn="")
+    return list(accounts.values_list("spoke_role_arn", flat=True))
+
+
+def store_changes(
+    tenant: Tenant | int, changes: Sequence[ParsedChange], *, source: str
+) -> StoreResult:
+    """Insert the changes that are new for the tenant, in one transaction; skip the rest."""
+    tenant_id = getattr(tenant, "pk", tenant)
+    result = StoreResult()
+    if not changes:
+        return result
+    unique: dict[str, ParsedChange] = {}
+    for change in changes:
+        unique.setdefault(change.event_id, change)
+    accounts = dict(
+        AwsAccount.objects.for_tenant(tenant_id)
+        .filter(account_id__in={c.aws_account_id for c in unique.values() if c.aws_account_id})
+        .values_list("account_id", "pk")
+    )
+    now = timezone.now()
+    rows = [_row(change, tenant_id, source, accounts, now) for change in unique.values()]
+    batch = len(rows) if connection.vendor == "postgresql" else _BATCH_ROWS
+    with transaction.atomic():
+        for start in range(0, len(rows), batch):
+            result.new_ids.extend(_insert_ignoring_conflicts(rows[start : start + batch]))
+        if result.new_ids:
+            transaction.on_commit(partial(_announce, tenant_id, list(result.new_ids)))
+    result.duplicates = len(changes) - len(result.new_ids)
+    result.unparseable = sum(1 for c in unique.values() if c.parse_error)
+    return result
+
+
+def _announce(tenant_id: int, change_ids: list[int]) -> None:
+    """Send changes_ingested; a failing receiver is logged and never stops the ingestion
+    (or the other receivers): the rows are stored and will not be announced again."""
+    responses = changes_ingested.send_robust(
+        sender=SecurityGroupChange, tenant_id=tenant_id, change_ids=change_ids
+    )
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error(
+                "changes_ingested receiver %r failed for tenant %s, changes %s",
+                receiver,
+                tenant_id,
+                change_ids,
+                exc_info=response,
+            )
+
+
+def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, int], now) -> list:
+    """Column values in _FIELDS order; JSON columns as JSON text."""
+    values = change.model_fields()
+    values.update(
+        tenant_id=tenant_id,
+        source=source,
+        account_id=accounts.get(change.aws_account_id),
+        ingested_at=now,
+        status_changed_at=None,
+    )
+    values["raw"] = change.raw_text if change.raw_text is not None else _dumps(values["raw"])
+    values["rules"] = _dumps(values["rules"])
+    return [values[f.attname] for f in _FIELDS]
+
+
+def _dumps(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+        return json.dumps(value)
+
+
+def _insert_ignoring_conflicts(rows: list[list]) -> list[int]:
+    """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id: the new rows' ids."""
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(rows)
+    return _insert_values(rows)
+
+
+def _sql(select: str) -> str:
+    qn = connection.ops.quote_name
+    table = qn(SecurityGroupChange._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in _FIELDS)
+    conflict = f"ON CONFLICT ({qn('tenant_id')}, {qn('event_id')}) DO NOTHING"
+    # Only identifiers from the model and %s placeholders: values travel as parameters.
+    return f"INSERT INTO {table} ({columns}) {select} {conflict} RETURNING {qn('id')}"
+
+
+def _insert_postgresql(rows: list[list]) -> list[int]:
+    """One binary array parameter per column (unnest): a short, constant statement whatever
+    the page size, bound server-side, so no value is quoted into the SQL text."""
+    import psycopg
+
+    arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in _FIELDS)
+    sql = _sql(f"SELECT * FROM unnest({arrays})")  # noqa: S608
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, columns)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_values(rows: list[list]) -> list[int]:
+    """Multi-row VALUES for the other backends (SQLite in development)."""
+    placeholders = ", ".join(["%s"] * len(_FIELDS))
+    sql = _sql("VALUES " + ", ".join([f"({placeholders})"] * len(rows)))
+    params = [
+        value if isinstance(f, models.JSONField) else f.get_db_prep_save(value, connection)
+        for row in rows
+        for f, value in zip(_FIELDS, row, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

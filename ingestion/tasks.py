@@ -1,0 +1,34 @@
+"""Celery tasks of ingestion: thin wrappers around ingestion.poller."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from ingestion.poller import poll_tenant_locked
+from sgportal.models import Tenant
+
+
+@shared_task(name="ingestion.tasks.poll_all_tenants")
+def poll_all_tenants() -> int:
+    """Beat entry: one poll_tenant per active tenant with Lake enabled."""
+    tenant_ids = list(
+        Tenant.objects.filter(active=True, lake_enabled=True).values_list("pk", flat=True)
+    )
+    for tenant_id in tenant_ids:
+        # A poll not started within one interval is dropped: the next tick covers it.
+        poll_tenant.apply_async(args=[tenant_id], expires=settings.SGPORTAL_POLL_INTERVAL_S)
+    return len(tenant_ids)
+
+
+@shared_task(
+    name="ingestion.tasks.poll_tenant",
+    autoretry_for=(RedisConnectionError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
+def poll_tenant(tenant_id: int) -> str:
+    """Poll one tenant's Lake store unless another poll of it is running."""
+    return poll_tenant_locked(tenant_id)
