@@ -183,5 +183,9 @@ LOGGING = {
 # ingestion
 
 # approvals
+# Slack allows about one message per second per channel; posts are paced in Redis (the
+# broker's) per channel, across all workers (see approvals/slack/ratelimit.py).
+SLACK_CHANNEL_INTERVAL_S = 1.0
+SLACK_RATELIMIT_REDIS_URL = CELERY_BROKER_URL
 
 # remediation
