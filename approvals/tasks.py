@@ -31,7 +31,8 @@ def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
         raise self.retry(
             exc=exc,
             countdown=_backoff(self.request.retries, exc.countdown),
-            kwargs={"message_id": message_id, "slot_booked": False},
+            args=[message_id],
+            kwargs={"slot_booked": False},
         ) from exc
     if outcome.state == "rescheduled":
         # The channel's next free slot is booked for us; come back then (not a retry).
