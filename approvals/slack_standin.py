@@ -71,7 +71,9 @@ class SlackStandin:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
     def start(self) -> SlackStandin:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 

@@ -63,8 +63,9 @@ def change(account):
 
 @pytest.fixture
 def message(change):
-    return SlackMessageFactory(change=change, channel="CACME0001", ts="1789372800.000100",
-                               status="posted")
+    return SlackMessageFactory(
+        change=change, channel="CACME0001", ts="1789372800.000100", status="posted"
+    )
 
 
 def link(user, tenant, slack_user_id: str, *, verified: bool = True) -> SlackIdentity:
@@ -81,7 +82,11 @@ def link(user, tenant, slack_user_id: str, *, verified: bool = True) -> SlackIde
 
 
 def click_payload(
-    token: str, *, action: str = "approve", team: str = "TACME0001", user: str = "U0BOB0001",
+    token: str,
+    *,
+    action: str = "approve",
+    team: str = "TACME0001",
+    user: str = "U0BOB0001",
     response_url: str | None = None,
 ) -> dict:
     payload = copy.deepcopy(json.loads((FIXTURES / "block_actions.json").read_text()))
@@ -90,8 +95,8 @@ def click_payload(
     payload["user"]["id"] = user
     payload["actions"][0]["action_id"] = action
     payload["actions"][0]["value"] = token
-    if response_url is not None:
-        payload["response_url"] = response_url
+    # Never Slack's real hooks host from a test: the stand-in's, or one nobody may call.
+    payload["response_url"] = response_url or "http://127.0.0.1:9/response/unused"
     return payload
 
 

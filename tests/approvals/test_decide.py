@@ -111,10 +111,13 @@ def test_it_refuses_undo_of_a_change_that_was_not_reverted(change, approver):
 def test_nothing_is_announced_when_the_transaction_rolls_back(
     change, approver, decided_signals, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            decide(change, verdict="deny", actor=approver, via="web")
-            raise RuntimeError("boom")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        decide(change, verdict="deny", actor=approver, via="web")
+        raise RuntimeError("boom")
     change.refresh_from_db()
     assert change.status == ChangeStatus.PENDING
     assert not Decision.objects.exists()

@@ -19,7 +19,11 @@ from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 MIXED_RULES = [
     Rule("added", "ingress", "tcp", 22, 22, cidr_ipv4="0.0.0.0/0").to_json(),
     Rule(
-        "added", "ingress", "-1", referenced_group_id="sg-0peer", referenced_account_id="111111111111"
+        "added",
+        "ingress",
+        "-1",
+        referenced_group_id="sg-0peer",
+        referenced_account_id="111111111111",
     ).to_json(),
     Rule("added", "ingress", "icmp", -1, -1, cidr_ipv4="10.0.0.0/8").to_json(),
     Rule("added", "ingress", "-1", prefix_list_id="pl-0abc123").to_json(),
@@ -110,8 +114,8 @@ def test_its_header_carries_the_severity(slack_tenant, account, slack, rules, la
 
 
 @pytest.mark.parametrize(
-    "error", ["invalid_auth", "channel_not_found", "not_in_channel", "account_inactive",
-              "token_revoked"]
+    "error",
+    ["invalid_auth", "channel_not_found", "not_in_channel", "account_inactive", "token_revoked"],
 )
 def test_a_permanent_error_flags_the_tenant_and_is_not_retried(queued, slack, slack_tenant, error):
     slack.fail_next("chat.postMessage", error=error, times=5)
@@ -126,8 +130,9 @@ def test_a_permanent_error_flags_the_tenant_and_is_not_retried(queued, slack, sl
     assert entry.after == {"slack_status": "broken", "slack_error": error}
 
 
-def test_once_broken_further_changes_are_not_sent(queued, slack, slack_tenant, account,
-                                                   django_capture_on_commit_callbacks):
+def test_once_broken_further_changes_are_not_sent(
+    queued, slack, slack_tenant, account, django_capture_on_commit_callbacks
+):
     slack.fail_next("chat.postMessage", error="invalid_auth")
     delivery.deliver(queued.pk)
     later = ChangeFactory(account=account)
@@ -178,8 +183,9 @@ def test_the_task_returns_early_when_the_row_is_gone(db, slack):
     assert slack.calls == []
 
 
-def test_a_decision_updates_the_message(queued, slack, approver,
-                                        django_capture_on_commit_callbacks):
+def test_a_decision_updates_the_message(
+    queued, slack, approver, django_capture_on_commit_callbacks
+):
     delivery.deliver(queued.pk)
     queued.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
@@ -190,15 +196,19 @@ def test_a_decision_updates_the_message(queued, slack, approver,
     assert buttons(call) == []
 
 
-def test_a_finished_revert_updates_the_message(queued, slack, approver,
-                                               django_capture_on_commit_callbacks):
+def test_a_finished_revert_updates_the_message(
+    queued, slack, approver, django_capture_on_commit_callbacks
+):
     delivery.deliver(queued.pk)
     with django_capture_on_commit_callbacks(execute=True):
         decide(queued.change, verdict="deny", actor=approver, via="web")
     assert "Reverting" in blocks_text(slack.calls_to("chat.update")[-1])
     with django_capture_on_commit_callbacks(execute=True):
         events.revert_finished.send(
-            sender=None, change_id=queued.change_id, attempt_id=1, outcome="revert_failed",
+            sender=None,
+            change_id=queued.change_id,
+            attempt_id=1,
+            outcome="revert_failed",
             detail="UnauthorizedOperation: spoke role may not revoke",
         )
     last = blocks_text(slack.calls_to("chat.update")[-1])
@@ -211,8 +221,9 @@ def test_a_finished_revert_updates_the_message(queued, slack, approver,
     assert SlackMessage.objects.get(pk=queued.pk).revert_outcome == "reverted"
 
 
-def test_an_update_before_the_post_waits_for_the_post(queued, slack, approver,
-                                                      django_capture_on_commit_callbacks):
+def test_an_update_before_the_post_waits_for_the_post(
+    queued, slack, approver, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         decide(queued.change, verdict="approve", actor=approver, via="web")
     assert slack.calls_to("chat.update") == []
