@@ -46,12 +46,16 @@ def _target_status(verdict: str, via: str) -> str:
     return ChangeStatus.DENIED
 
 
+def _existing(change_id: int, verdict: str) -> Decision | None:
+    """The decision of the same kind (approve/deny, or undo) already taken, if any."""
+    undo = verdict == Verdict.UNDO_REVERT
+    kinds = [Verdict.UNDO_REVERT] if undo else [Verdict.APPROVE, Verdict.DENY]
+    return Decision.objects.filter(change_id=change_id, verdict__in=kinds).first()
+
+
 def _refuse(change_id: int, verdict: str) -> None:
     """Explain why a claim changed no row: someone decided first, or the status forbids it."""
-    kinds = (
-        [Verdict.UNDO_REVERT] if verdict == Verdict.UNDO_REVERT else [Verdict.APPROVE, Verdict.DENY]
-    )
-    existing = Decision.objects.filter(change_id=change_id, verdict__in=kinds).first()
+    existing = _existing(change_id, verdict)
     if existing is not None:
         raise AlreadyDecided(existing)
     status = SecurityGroupChange.objects.filter(pk=change_id).values_list("status", flat=True)
@@ -78,6 +82,31 @@ def decide(
     user = actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
     actor_name = actor_name_of(actor if actor is not None else f"policy ({via})")[:300]
 
+    try:
+        decision, before_status, after_status = _record(
+            change,
+            verdict=verdict,
+            via=via,
+            user=user,
+            actor_name=actor_name,
+            reason=reason,
+            now=now,
+        )
+    except IntegrityError:
+        # The partial unique constraint caught a race the status claim did not (e.g. two
+        # undo requests): report the winner; anything else is a real error.
+        existing = _existing(change.pk, verdict)
+        if existing is None:
+            raise
+        raise AlreadyDecided(existing) from None
+    change.status = after_status
+    if verdict != Verdict.UNDO_REVERT:
+        change.status_changed_at = now
+    return decision
+
+
+def _record(change, *, verdict, via, user, actor_name, reason, now):
+    """Claim the change, write the decision and its audit entry: one transaction."""
     with transaction.atomic():
         if verdict == Verdict.UNDO_REVERT:
             locked = (
@@ -97,19 +126,15 @@ def decide(
             ).update(status=after_status, status_changed_at=now)
             if not claimed:
                 _refuse(change.pk, verdict)
-        try:
-            with transaction.atomic():
-                decision = Decision.objects.create(
-                    change_id=change.pk,
-                    verdict=verdict,
-                    via=via,
-                    user=user,
-                    actor_name=actor_name,
-                    reason=reason,
-                    decided_at=now,
-                )
-        except IntegrityError:
-            _refuse(change.pk, verdict)
+        decision = Decision.objects.create(
+            change_id=change.pk,
+            verdict=verdict,
+            via=via,
+            user=user,
+            actor_name=actor_name,
+            reason=reason,
+            decided_at=now,
+        )
         record_audit(
             change.tenant_id,
             AuditAction.DECIDE,
@@ -130,10 +155,7 @@ def decide(
                 sender=Decision, change_id=change_id, decision_id=decision_id
             )
         )
-    change.status = after_status
-    if verdict != Verdict.UNDO_REVERT:
-        change.status_changed_at = now
-    return decision
+    return decision, before_status, after_status
 
 
 def refuse_decision(

@@ -43,9 +43,10 @@ def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
-def update_slack_message(self, message_id: int) -> str:
+def update_slack_message(self, change_id: int) -> str:
+    """Re-render the Slack message of a change, if it has one (decision, revert outcome)."""
     try:
-        return delivery.refresh(message_id).state
+        return delivery.refresh(change_id).state
     except delivery.RetryLater as exc:
         if self.request.retries >= self.max_retries:
             return "failed"

@@ -70,14 +70,13 @@ def queue_notification(change: SecurityGroupChange) -> SlackMessage:
 
 
 def queue_refresh(change_id: int) -> None:
-    """Re-render the change's posted message after commit (decision, revert outcome)."""
+    """Re-render the change's posted message after commit (decision, revert outcome).
+
+    The task looks the message up itself, so a decision costs the request no extra query.
+    """
     from approvals import tasks
 
-    message_id = (
-        SlackMessage.objects.filter(change_id=change_id).values_list("pk", flat=True).first()
-    )
-    if message_id is not None:
-        transaction.on_commit(lambda: tasks.update_slack_message.delay(message_id))
+    transaction.on_commit(lambda: tasks.update_slack_message.delay(change_id))
 
 
 def mark_slack_broken(tenant: Tenant, error: str) -> None:
@@ -106,6 +105,14 @@ def _load(message_id: int) -> SlackMessage | None:
     return (
         SlackMessage.objects.select_related("change__tenant", "change__account")
         .filter(pk=message_id)
+        .first()
+    )
+
+
+def _load_for_change(change_id: int) -> SlackMessage | None:
+    return (
+        SlackMessage.objects.select_related("change__tenant", "change__account")
+        .filter(change_id=change_id)
         .first()
     )
 
@@ -166,9 +173,9 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     return Outcome("posted")
 
 
-def refresh(message_id: int) -> Outcome:
-    """chat.update the posted message so it shows the current decision and revert outcome."""
-    message = _load(message_id)
+def refresh(change_id: int) -> Outcome:
+    """chat.update the change's posted message to show its decision and revert outcome."""
+    message = _load_for_change(change_id)
     if message is None:
         return Outcome("gone")
     if message.status != SlackMessageStatus.POSTED or not message.ts:

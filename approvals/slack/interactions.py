@@ -46,19 +46,23 @@ def handle_interaction(payload: dict) -> Reply:
     verdict = VERDICTS.get(_str(action.get("action_id")))
     token = _str(action.get("value"))
 
-    tenant = Tenant.objects.filter(slack_team_id=team_id, active=True).first() if team_id else None
-    if tenant is None:
-        return Reply("refused", NOT_CONNECTED)
+    # One query for the common case: the button's message, within the clicking team's tenant.
     message = (
-        SlackMessage.objects.for_tenant(tenant)
-        .select_related("change__tenant")
-        .filter(action_token=token)
+        SlackMessage.objects.select_related("change__tenant")
+        .filter(
+            action_token=token,
+            change__tenant__slack_team_id=team_id,
+            change__tenant__active=True,
+        )
         .first()
-        if token and verdict and slack_user_id
+        if token and verdict and slack_user_id and team_id
         else None
     )
-    if message is None:  # unknown, or another tenant's: the same answer
-        return Reply("refused", UNKNOWN_BUTTON)
+    if message is None:
+        known = bool(team_id) and Tenant.objects.filter(slack_team_id=team_id, active=True).exists()
+        # Unknown, or another tenant's button: the same answer.
+        return Reply("refused", UNKNOWN_BUTTON if known else NOT_CONNECTED)
+    tenant = message.change.tenant
     change = message.change
     slack_name = f"slack:{team_id}/{slack_user_id} ({_str(user.get('username')) or '?'})"
 

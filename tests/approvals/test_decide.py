@@ -130,3 +130,16 @@ def test_it_rejects_unknown_verdicts_and_doors(change, approver):
         decide(change, verdict="maybe", actor=approver, via="web")
     with pytest.raises(ValueError):
         decide(change, verdict="approve", actor=approver, via="carrier-pigeon")
+
+
+def test_the_unique_constraint_backs_up_the_status_claim(change, approver, admin_user):
+    """Even if a change were still pending with a decision, a second one cannot be stored."""
+    from tests.approvals.factories import DecisionFactory
+
+    DecisionFactory(change=change, verdict="approve", actor_name="earlier <e@x>")
+    with pytest.raises(AlreadyDecided, match="already decided by earlier"):
+        decide(change, verdict="deny", actor=admin_user, via="web")
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.PENDING  # the claim rolled back with the insert
+    assert Decision.objects.count() == 1
+    assert not AuditEntry.objects.exists()
