@@ -185,8 +185,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=25)
     args = parser.parse_args()
 
     env = bench_env()
@@ -196,6 +196,8 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"], check=True, env=env, cwd=ROOT
     )
+    warmup = seed(args.clicks)
+    sequential = seed(args.clicks)
     rounds = [seed(args.clicks) for _ in range(args.rounds)]
 
     port = free_port()
@@ -204,12 +206,23 @@ def main() -> None:
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
         "--worker-class", "gthread", "--threads", str(args.threads),
         "--log-level", "warning",
-    ]  # fmt: skip
+    ] + (["-c", os.environ["BENCH_GUNICORN_CONF"]] if os.environ.get("BENCH_GUNICORN_CONF") else [])  # fmt: skip
     proc = subprocess.Popen(gunicorn, env=env, cwd=ROOT)
     try:
         wait_ready(port, proc)
-        # Warm up every worker's DB connection and imports with harmless clicks.
-        fire(port, [signed_click("UWARM", "unknown-token", "approve") for _ in range(32)])
+        # Warm up every worker thread (DB connection, broker connection, imports) with one
+        # round of real clicks that is not counted.
+        fire(port, [signed_click(user, token, "approve") for user, token in warmup])
+        # One click at a time: the cost of a click without any queueing.
+        alone = []
+        for user, token in sequential:
+            status, elapsed, outcome = post(port, *signed_click(user, token, "deny"))
+            if status == 200 and outcome == "decided":
+                alone.append(elapsed * 1000)
+        print(
+            f"sequential: {len(alone)} clicks one at a time  p50 {pct(alone, 50):6.1f} ms  "
+            f"p99 {pct(alone, 99):6.1f} ms"
+        )
         all_latencies: list[float] = []
         errors = 0
         for number, pairs in enumerate(rounds, 1):
@@ -235,7 +248,7 @@ def main() -> None:
     from approvals.models import Decision
 
     decided = Decision.objects.filter(change__tenant__slug="bench").count()
-    expected = args.clicks * args.rounds
+    expected = args.clicks * (args.rounds + 2)
     print(
         f"all: {len(all_latencies)} clicks  p50 {pct(all_latencies, 50):.1f} ms  "
         f"p95 {pct(all_latencies, 95):.1f} ms  p99 {pct(all_latencies, 99):.1f} ms  "
