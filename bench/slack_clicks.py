@@ -185,8 +185,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=2)  # one per core here
+    parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
     env = bench_env()
@@ -206,7 +206,9 @@ def main() -> None:
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
         "--worker-class", "gthread", "--threads", str(args.threads),
         "--log-level", "warning",
-    ] + (["-c", os.environ["BENCH_GUNICORN_CONF"]] if os.environ.get("BENCH_GUNICORN_CONF") else [])  # fmt: skip
+    ]  # fmt: skip
+    if os.environ.get("BENCH_GUNICORN_CONF"):  # e.g. an access log with %(D)s timings
+        gunicorn += ["-c", os.environ["BENCH_GUNICORN_CONF"]]
     proc = subprocess.Popen(gunicorn, env=env, cwd=ROOT)
     try:
         wait_ready(port, proc)
@@ -255,6 +257,8 @@ def main() -> None:
         f"errors {errors}  decisions {decided}/{expected}  "
         f"(gunicorn {args.workers} workers x {args.threads} threads; target p99 < 300 ms)"
     )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (shared with PostgreSQL and this)")
     if errors or decided != expected:
         sys.exit(1)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_decision
 from approvals.models import SlackMessage, Verdict, Via
 from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
-from sgportal.models import SlackIdentity, Tenant
-from sgportal.tenancy import Role, has_role
+from sgportal.models import Membership, SlackIdentity, Tenant
+from sgportal.tenancy import Role, has_role, roles_at_least
 
 VERDICTS = {APPROVE_ACTION: Verdict.APPROVE, DENY_ACTION: Verdict.DENY}
 NOT_CONNECTED = "This Slack workspace is not connected to sgportal, so nothing was recorded."
@@ -49,6 +50,7 @@ def handle_interaction(payload: dict) -> Reply:
     # One query for the common case: the button's message, within the clicking team's tenant.
     message = (
         SlackMessage.objects.select_related("change__tenant")
+        .defer("change__raw", "change__rules")
         .filter(
             action_token=token,
             change__tenant__slack_team_id=team_id,
@@ -71,6 +73,17 @@ def handle_interaction(payload: dict) -> Reply:
             tenant=tenant, team_id=team_id, slack_user_id=slack_user_id, verified_at__isnull=False
         )
         .select_related("user")
+        # Whether the linked user is an approver, in the same query (the common case);
+        # has_role() below stays the authority when this says no (e.g. superusers).
+        .annotate(
+            is_approver=Exists(
+                Membership.objects.filter(
+                    user_id=OuterRef("user_id"),
+                    tenant_id=tenant.pk,
+                    role__in=roles_at_least(Role.APPROVER),
+                )
+            )
+        )
         .first()
     )
     if identity is None:
@@ -92,7 +105,8 @@ def handle_interaction(payload: dict) -> Reply:
             "ask a tenant admin if you do not have it. Then click again.",
         )
     portal_user = identity.user
-    if not (portal_user.is_active and has_role(portal_user, tenant.pk, Role.APPROVER)):
+    approver = identity.is_approver or has_role(portal_user, tenant.pk, Role.APPROVER)
+    if not (portal_user.is_active and tenant.active and approver):
         refuse_decision(
             change,
             actor=portal_user,
