@@ -164,6 +164,10 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     SlackMessage.objects.filter(pk=message.pk).update(
         status=SlackMessageStatus.POSTED, channel=channel, ts=ts, posted_at=now, last_error=""
     )
+    # A first successful post proves the settings work.
+    Tenant.objects.filter(pk=tenant.pk, slack_status=SlackStatus.UNCONFIGURED).update(
+        slack_status=SlackStatus.OK
+    )
     # Decided while we were posting? Then the posted buttons may be stale: refresh.
     status = SecurityGroupChange.objects.filter(pk=message.change_id).values_list(
         "status", flat=True

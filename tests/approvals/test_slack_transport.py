@@ -237,3 +237,10 @@ def test_transport_errors_from_the_network_are_transient(slack_tenant, settings,
     with pytest.raises(TransportError) as info:
         SlackTransport(slack_tenant).notify(queued)
     assert info.value.permanent is False
+
+
+def test_a_first_successful_post_marks_the_settings_ok(queued, slack, slack_tenant):
+    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(slack_status="unconfigured")
+    delivery.deliver(queued.pk)
+    slack_tenant.refresh_from_db()
+    assert slack_tenant.slack_status == SlackStatus.OK
