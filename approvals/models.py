@@ -113,6 +113,9 @@ class SlackLinkNonce(models.Model):
     )
     team_id = models.CharField(max_length=32)
     slack_user_id = models.CharField(max_length=32)
+    slack_username = models.CharField(
+        max_length=100, blank=True, help_text="As Slack sent it; shown on the confirmation page."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     used_at = models.DateTimeField(null=True, blank=True)
     used_by = models.ForeignKey(

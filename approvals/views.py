@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals import describe
 from approvals.actions import DecisionError, decide
-from approvals.models import Verdict, Via
+from approvals.models import SlackLinkNonce, Verdict, Via
 from approvals.slack.links import LinkError, link_slack_identity, read_link_token
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal.models import Tenant
@@ -114,7 +114,12 @@ def slack_link(request: HttpRequest, token: str) -> HttpResponse:
     except LinkError as exc:
         return render(request, "approvals/slack_link.html", {"error": str(exc)}, status=400)
     tenant = Tenant.objects.get(pk=claim.tenant_id)
-    context = {"claim": claim, "tenant": tenant}
+    nonce = SlackLinkNonce.objects.filter(nonce=claim.nonce).first()
+    context = {
+        "claim": claim,
+        "tenant": tenant,
+        "slack_username": nonce.slack_username if nonce else "",
+    }
     if request.method == "POST":
         try:
             link_slack_identity(claim, request.user)

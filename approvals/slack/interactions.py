@@ -88,7 +88,9 @@ def handle_interaction(payload: dict) -> Reply:
     )
     if identity is None:
         with transaction.atomic():
-            url = make_link_url(tenant, team_id, slack_user_id)
+            url = make_link_url(
+                tenant, team_id, slack_user_id, _str(user.get("username")) or _str(user.get("name"))
+            )
             refuse_decision(
                 change,
                 actor=slack_name,

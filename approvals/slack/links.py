@@ -38,10 +38,15 @@ class LinkClaim:
     slack_user_id: str
 
 
-def make_link_url(tenant: Tenant, team_id: str, slack_user_id: str) -> str:
+def make_link_url(
+    tenant: Tenant, team_id: str, slack_user_id: str, slack_username: str = ""
+) -> str:
     """Create a nonce row and return the absolute URL of the signed link."""
     nonce = SlackLinkNonce.objects.create(
-        tenant=tenant, team_id=team_id, slack_user_id=slack_user_id
+        tenant=tenant,
+        team_id=team_id,
+        slack_user_id=slack_user_id,
+        slack_username=slack_username[:100],
     )
     token = signing.TimestampSigner(salt=LINK_SALT).sign_object(
         {"n": nonce.nonce, "t": tenant.pk, "team": team_id, "u": slack_user_id}, compress=True

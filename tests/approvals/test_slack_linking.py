@@ -32,6 +32,7 @@ def test_it_links_after_a_confirmation_and_then_the_click_counts(
     page = client.get(link_path)
     assert page.status_code == 200
     assert b"U0BOB0001" in page.content and b"bob-approver" in page.content
+    assert b"@bob" in page.content  # the Slack username from the click
     assert not SlackIdentity.objects.exists()  # GET only shows the confirmation
     response = client.post(link_path)
     assert response.status_code == 200 and b"Done" in response.content
