@@ -177,6 +177,38 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     sys.exit("gunicorn did not become ready")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def app_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [master, *kids]
+
+
+def postgres_pids() -> list[int]:
+    """The postmaster of our database (parent of this connection's backend) and its children."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    status = Path(f"/proc/{backend}/status").read_text()
+    postmaster = int(
+        next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1]
+    )
+    return app_pids(postmaster)
+
+
 def pct(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
@@ -227,6 +259,7 @@ def main() -> None:
         )
         all_latencies: list[float] = []
         errors = 0
+        app_cpu, db_cpu = cpu_seconds(app_pids(proc.pid)), cpu_seconds(postgres_pids())
         for number, pairs in enumerate(rounds, 1):
             clicks = [
                 signed_click(user, token, "approve" if i % 2 else "deny")
@@ -243,6 +276,13 @@ def main() -> None:
                 f"p99 {pct(latencies, 99):6.1f} ms  max {max(latencies):6.1f} ms  "
                 f"errors {len(bad)}" + (f"  e.g. {bad[0]}" if bad else "")
             )
+        app_cpu = cpu_seconds(app_pids(proc.pid)) - app_cpu
+        db_cpu = cpu_seconds(postgres_pids()) - db_cpu
+        clicks_done = args.clicks * args.rounds
+        print(
+            f"CPU per click: app {app_cpu / clicks_done * 1000:.1f} ms, "
+            f"PostgreSQL {db_cpu / clicks_done * 1000:.1f} ms"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
