@@ -8,6 +8,7 @@ A matching e-mail address is never enough.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ def make_link_url(
     tenant: Tenant, team_id: str, slack_user_id: str, slack_username: str = ""
 ) -> str:
     """Create a nonce row and return the absolute URL of the signed link."""
+    # Keep the table small: links older than a day are dead anyway (15-minute signature).
+    SlackLinkNonce.objects.filter(created_at__lt=timezone.now() - dt.timedelta(days=1)).delete()
     nonce = SlackLinkNonce.objects.create(
         tenant=tenant,
         team_id=team_id,

@@ -244,3 +244,24 @@ def test_a_second_approver_is_told_who_decided_first(client, bob, admin_user, te
     response = click(client, message.action_token, action="deny", user="U0ALICE01")
     assert "already decided by bob-approver" in response.json()["text"]
     assert Decision.objects.get().verdict == "approve"
+
+
+def test_ephemeral_notes_only_go_to_slack_hosts(slack, settings):
+    from approvals.tasks import send_ephemeral
+
+    assert send_ephemeral.delay("http://169.254.169.254/latest/meta-data/", "x").get() == "refused"
+    assert send_ephemeral.delay("https://evil.example.com/hook", "x").get() == "refused"
+    assert send_ephemeral.delay(slack.response_url("ok"), "hello").get() == "sent"
+    assert [c.body["text"] for c in slack.calls_to("response_url")] == ["hello"]
+
+
+def test_a_revert_result_for_a_change_without_slack_message_is_ignored(
+    change, django_capture_on_commit_callbacks
+):
+    from sgportal import events
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        events.revert_finished.send(
+            sender=None, change_id=change.pk, attempt_id=1, outcome="reverted", detail=""
+        )
+    assert callbacks == []
