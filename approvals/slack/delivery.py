@@ -121,7 +121,8 @@ def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
     SlackMessage.objects.filter(pk=message.pk).update(
         status=SlackMessageStatus.FAILED, last_error=str(exc)
     )
-    mark_slack_broken(message.change.tenant, str(exc))
+    if exc.settings_broken:
+        mark_slack_broken(message.change.tenant, str(exc))
     return Outcome("failed")
 
 
@@ -190,11 +191,13 @@ def refresh(change_id: int) -> Outcome:
     try:
         SlackTransport(tenant).update(message)
     except TransportError as exc:
-        if exc.permanent:
-            SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
-            mark_slack_broken(tenant, str(exc))
-            return Outcome("failed")
         SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
+        if exc.permanent:
+            if exc.settings_broken:
+                mark_slack_broken(tenant, str(exc))
+            return Outcome("failed")
+        if exc.retry_after:
+            ratelimit.push_back(message.channel, exc.retry_after)
         raise RetryLater(str(exc), countdown=exc.retry_after) from exc
     SlackMessage.objects.filter(pk=message.pk).update(updated_at=timezone.now(), last_error="")
     return Outcome("updated")

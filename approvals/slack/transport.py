@@ -40,12 +40,35 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
-class TransportError(Exception):
-    """A failed Slack call; ``permanent`` ones are not retried."""
+# Errors about this one message: no retry, but the tenant's settings are not to blame.
+MESSAGE_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+    }
+)
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: int | None = None):
+
+class TransportError(Exception):
+    """A failed Slack call; ``permanent`` ones are not retried, and ``settings_broken``
+    ones (bad token, channel gone) mean the tenant's Slack settings need fixing."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        settings_broken: bool = False,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent or settings_broken
+        self.settings_broken = settings_broken
         self.retry_after = retry_after
 
 
@@ -99,6 +122,8 @@ class SlackTransport:
                     f"rate limited (retry after {retry_after}s)", retry_after=retry_after
                 ) from exc
             if error in PERMANENT_ERRORS:
+                raise TransportError(error, settings_broken=True) from exc
+            if error in MESSAGE_ERRORS:
                 raise TransportError(error, permanent=True) from exc
             raise TransportError(error) from exc
         except (SlackClientError, urllib.error.URLError, OSError) as exc:

@@ -244,3 +244,37 @@ def test_a_first_successful_post_marks_the_settings_ok(queued, slack, slack_tena
     delivery.deliver(queued.pk)
     slack_tenant.refresh_from_db()
     assert slack_tenant.slack_status == SlackStatus.OK
+
+
+def test_an_error_about_the_message_fails_it_without_blaming_the_settings(
+    queued, slack, slack_tenant
+):
+    slack.fail_next("chat.postMessage", error="invalid_blocks", times=3)
+    assert post_slack_message.delay(queued.pk).get() == "failed"
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    queued.refresh_from_db()
+    slack_tenant.refresh_from_db()
+    assert queued.status == "failed" and queued.last_error == "invalid_blocks"
+    assert slack_tenant.slack_status == SlackStatus.OK
+    assert not AuditEntry.objects.filter(action=AuditAction.UPDATE).exists()
+
+
+def test_an_update_of_a_deleted_message_is_not_retried(queued, slack, slack_tenant):
+    from approvals.tasks import update_slack_message
+
+    delivery.deliver(queued.pk)
+    slack.fail_next("chat.update", error="message_not_found", times=3)
+    assert update_slack_message.delay(queued.change_id).get() == "failed"
+    assert len(slack.calls_to("chat.update")) == 1
+    slack_tenant.refresh_from_db()
+    assert slack_tenant.slack_status == SlackStatus.OK
+
+
+def test_a_revoked_token_on_update_flags_the_settings(queued, slack, slack_tenant):
+    from approvals.tasks import update_slack_message
+
+    delivery.deliver(queued.pk)
+    slack.fail_next("chat.update", error="token_revoked")
+    assert update_slack_message.delay(queued.change_id).get() == "failed"
+    slack_tenant.refresh_from_db()
+    assert slack_tenant.slack_status == SlackStatus.BROKEN
