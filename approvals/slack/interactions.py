@@ -50,7 +50,13 @@ def handle_interaction(payload: dict) -> Reply:
     # One query for the common case: the button's message, within the clicking team's tenant.
     message = (
         SlackMessage.objects.select_related("change__tenant")
-        .defer("change__raw", "change__rules")
+        # The click needs neither the raw record nor the tenant's secrets.
+        .defer(
+            "change__raw",
+            "change__rules",
+            "change__tenant__slack_bot_token",
+            "change__tenant__eventbridge_secret",
+        )
         .filter(
             action_token=token,
             change__tenant__slack_team_id=team_id,
