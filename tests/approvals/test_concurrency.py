@@ -42,7 +42,9 @@ def race(*callables):
     return results
 
 
-def test_concurrent_approve_and_deny_leave_exactly_one_decision(account, approver, admin_user):
+def test_concurrent_approve_and_deny_leave_exactly_one_decision(
+    transactional_db, account, approver, admin_user
+):
     for _ in range(ROUNDS):
         change = ChangeFactory(account=account)
         results = race(
@@ -66,7 +68,9 @@ def test_concurrent_approve_and_deny_leave_exactly_one_decision(account, approve
     assert verify_chain(account.tenant).ok
 
 
-def test_concurrent_clicks_in_slack_leave_exactly_one_decision(account, approver, admin_user):
+def test_concurrent_clicks_in_slack_leave_exactly_one_decision(
+    transactional_db, account, approver, admin_user
+):
     link(approver, account.tenant, "U0BOB0001")
     link(admin_user, account.tenant, "U0ALICE01")
     for _ in range(ROUNDS):
