@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -61,3 +63,66 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} by {self.actor_name} via {self.via}"
+
+
+class SlackMessageStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be posted"
+    POSTED = "posted", "Posted"
+    FAILED = "failed", "Failed (permanent error)"
+    SKIPPED = "skipped", "Skipped (Slack not configured or broken)"
+
+
+def new_action_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SlackMessage(models.Model):
+    """The Slack message that asks about one change, and the opaque id its buttons carry."""
+
+    change = models.OneToOneField(
+        SecurityGroupChange, on_delete=models.CASCADE, related_name="slack_message"
+    )
+    channel = models.CharField(max_length=32, blank=True)
+    ts = models.CharField(max_length=32, blank=True, help_text="Slack message timestamp (its id).")
+    # The only thing a button carries: random, unguessable, meaningless outside this row.
+    action_token = models.CharField(max_length=64, unique=True, default=new_action_token)
+    status = models.CharField(
+        max_length=20, choices=SlackMessageStatus.choices, default=SlackMessageStatus.PENDING
+    )
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    revert_outcome = models.CharField(max_length=30, blank=True)
+    revert_detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+    tenant_path = "change__tenant"
+
+    def __str__(self) -> str:
+        return f"Slack message for change {self.change_id} ({self.status})"
+
+
+class SlackLinkNonce(models.Model):
+    """A one-time link that lets a Slack user prove they are a given portal user."""
+
+    nonce = models.CharField(max_length=64, unique=True, default=new_action_token)
+    tenant = models.ForeignKey(
+        "sgportal.Tenant", on_delete=models.CASCADE, related_name="slack_link_nonces"
+    )
+    team_id = models.CharField(max_length=32)
+    slack_user_id = models.CharField(max_length=32)
+    slack_username = models.CharField(
+        max_length=100, blank=True, help_text="As Slack sent it; shown on the confirmation page."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"link {self.team_id}/{self.slack_user_id} ({'used' if self.used_at else 'open'})"

@@ -1,3 +1,16 @@
 """URLs of the approvals app (included at the root)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from approvals import views
+from approvals.slack import views as slack_views
+
+app_name = "approvals"
+
+urlpatterns = [
+    path("slack/interactions/", slack_views.interactions, name="slack_interactions"),
+    path("slack/link/<str:token>/", views.slack_link, name="slack_link"),
+    path("changes/", views.change_list, name="change_list"),
+    path("changes/<int:pk>/", views.change_detail, name="change_detail"),
+    path("changes/<int:pk>/decide/", views.change_decide, name="change_decide"),
+]

@@ -1,0 +1,24 @@
+"""Signal receivers of approvals: the policy step, Slack refreshes on decisions and reverts."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from approvals.policy import apply_policy
+from approvals.slack.delivery import queue_refresh, record_revert_outcome
+from sgportal import events
+
+
+@receiver(events.changes_ingested, dispatch_uid="approvals.apply_policy")
+def on_changes_ingested(sender, tenant_id: int, change_ids: list[int], **kwargs) -> None:
+    apply_policy(tenant_id, change_ids)
+
+
+@receiver(events.change_decided, dispatch_uid="approvals.refresh_on_decision")
+def on_change_decided(sender, change_id: int, decision_id: int, **kwargs) -> None:
+    queue_refresh(change_id)
+
+
+@receiver(events.revert_finished, dispatch_uid="approvals.refresh_on_revert")
+def on_revert_finished(sender, change_id: int, outcome: str, detail: str = "", **kwargs) -> None:
+    record_revert_outcome(change_id, outcome, str(detail or ""))

@@ -1,0 +1,167 @@
+"""Block Kit for the message about one change: what, where, who, and the buttons.
+
+The buttons carry only ``SlackMessage.action_token`` (random, meaningless elsewhere). Once
+a decision exists the buttons give way to who decided and when, and later to the revert's
+outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.urls import reverse
+
+from approvals import describe
+from approvals.models import Decision, SlackMessage, Verdict
+from ingestion.models import ChangeStatus, SecurityGroupChange
+
+MAX_RULES = 20
+APPROVE_ACTION = "approve"
+DENY_ACTION = "deny"
+OUTCOME_TEXT = {
+    "reverted": ":white_check_mark: Reverted: the rules are gone.",
+    "auto_reverted": ":white_check_mark: Auto-reverted by policy: the rules are gone.",
+    "revert_failed": ":x: Revert failed",
+    "dry_run": ":test_tube: Dry run: the revert was planned and permitted, nothing changed.",
+    "undone": ":leftwards_arrow_with_hook: Revert undone: the rules are back.",
+    "undo_failed": ":x: Undoing the revert failed",
+}
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn escaping of &, < and >."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _when(value: dt.datetime | None) -> str:
+    if value is None:
+        return "unknown time"
+    stamp = int(value.timestamp())
+    fallback = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def detail_url(change: SecurityGroupChange) -> str:
+    return settings.SITE_URL + reverse("approvals:change_detail", args=[change.pk])
+
+
+def summary_text(change: SecurityGroupChange) -> str:
+    """The plain-text fallback (notifications, screen readers)."""
+    severity = describe.severity_of(change)
+    return (
+        f"{severity.label.capitalize()}: {change.event_name} on {change.group_id or '?'} "
+        f"in {describe.account_of(change)} / {change.region or '?'}"
+    )
+
+
+def _rules_text(change: SecurityGroupChange) -> str:
+    rules = describe.rules_of(change)
+    if not rules:
+        return "_No rule details in this event._"
+    lines = [f"• `{_escape(describe.rule_in_words(rule))}`" for rule in rules[:MAX_RULES]]
+    if len(rules) > MAX_RULES:
+        lines.append(f"…and {len(rules) - MAX_RULES} more (see the web page)")
+    return "\n".join(lines)[:2900]
+
+
+def _decision_text(decision: Decision) -> str:
+    verb = {
+        Verdict.APPROVE: ":white_check_mark: Approved",
+        Verdict.DENY: ":no_entry: Denied",
+        Verdict.UNDO_REVERT: ":leftwards_arrow_with_hook: Revert undo requested",
+    }[decision.verdict]
+    reason = f" — “{_escape(decision.reason)}”" if decision.reason else ""
+    return (
+        f"{verb} by *{_escape(decision.actor_name)}* via {decision.via} "
+        f"at {_when(decision.decided_at)}{reason}"
+    )
+
+
+def build_blocks(message: SlackMessage) -> list[dict]:
+    """The full message for the change in its current state."""
+    change = message.change
+    severity = describe.severity_of(change)
+    header = f"{severity.label.capitalize()}: {change.event_name}"[:150]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Account*\n{_escape(describe.account_of(change))}"},
+                {"type": "mrkdwn", "text": f"*Region*\n{_escape(change.region or '?')}"},
+                {"type": "mrkdwn", "text": f"*Group*\n{_escape(describe.group_of(change))}"},
+                {"type": "mrkdwn", "text": f"*Severity*\n{severity.emoji} {severity.label}"},
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Rules*\n{_rules_text(change)}"}},
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Who*\n{_escape(change.actor_type or '?')}: "
+                    f"`{_escape(change.actor_arn or '?')}`",
+                },
+                {"type": "mrkdwn", "text": f"*With*\n{_escape(describe.tool_of(change))}"},
+                {"type": "mrkdwn", "text": f"*From IP*\n{_escape(change.source_ip or '?')}"},
+                {"type": "mrkdwn", "text": f"*When*\n{_when(change.event_time)}"},
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"<{detail_url(change)}|Open in sgportal> · event `{change.event_id}`",
+                }
+            ],
+        },
+    ]
+    decisions = list(change.decisions.order_by("decided_at"))
+    if change.status == ChangeStatus.PENDING and not decisions:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "decision",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": APPROVE_ACTION,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": message.action_token,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": DENY_ACTION,
+                        "text": {"type": "plain_text", "text": "Deny (revert)"},
+                        "style": "danger",
+                        "value": message.action_token,
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": "Revert this change?"},
+                            "text": {
+                                "type": "mrkdwn",
+                                "text": "The rules will be removed from the security group.",
+                            },
+                            "confirm": {"type": "plain_text", "text": "Deny and revert"},
+                            "deny": {"type": "plain_text", "text": "Cancel"},
+                        },
+                    },
+                ],
+            }
+        )
+    for decision in decisions:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _decision_text(decision)}}
+        )
+    if message.revert_outcome:
+        text = OUTCOME_TEXT.get(message.revert_outcome, f"Revert: {message.revert_outcome}")
+        if message.revert_detail:
+            text += f": {_escape(message.revert_detail)[:1500]}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    elif decisions and decisions[-1].verdict == Verdict.DENY:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": ":hourglass: Reverting…"}]}
+        )
+    return blocks

@@ -1,0 +1,219 @@
+"""Actions behind the Slack tasks: queue, post and refresh a change's message.
+
+Tasks stay thin (take an id, call one of these, retry on ``RetryLater``). Permanent Slack
+errors flag the tenant's Slack settings as broken (audited) and are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from approvals.models import SlackMessage, SlackMessageStatus
+from approvals.slack import ratelimit
+from approvals.slack.transport import SlackTransport, TransportError
+from ingestion.models import ChangeStatus, SecurityGroupChange
+from sgportal.audit import record_audit
+from sgportal.models import AuditAction, SlackStatus, Tenant
+
+log = logging.getLogger(__name__)
+
+# A post whose slot is further away than this is re-enqueued with a countdown instead of
+# holding a worker while it sleeps.
+MAX_INLINE_WAIT_S = 1.5
+
+
+class RetryLater(Exception):
+    """A transient failure; retry after ``countdown`` seconds (None: the task's backoff)."""
+
+    def __init__(self, message: str, countdown: float | None = None):
+        super().__init__(message)
+        self.countdown = countdown
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # posted, updated, skipped, failed, gone, rescheduled
+    delay: float = 0.0
+
+
+def slack_usable(tenant: Tenant) -> str | None:
+    """Why the tenant's Slack cannot be used now, or None when it can."""
+    if not (tenant.slack_bot_token and tenant.slack_channel_id):
+        return "Slack is not configured for this tenant (bot token and channel)."
+    if tenant.slack_status == SlackStatus.BROKEN:
+        return f"Slack settings are broken: {tenant.slack_error}"
+    return None
+
+
+def queue_notification(change: SecurityGroupChange) -> SlackMessage:
+    """Create the change's message row and post it after commit (once per change)."""
+    from approvals import tasks
+
+    message, created = SlackMessage.objects.get_or_create(change=change)
+    if not created:
+        return message
+    why_not = slack_usable(change.tenant)
+    if why_not:
+        SlackMessage.objects.filter(pk=message.pk).update(
+            status=SlackMessageStatus.SKIPPED, last_error=why_not
+        )
+        return message
+    message_id = message.pk
+    transaction.on_commit(lambda: tasks.post_slack_message.delay(message_id))
+    return message
+
+
+def queue_refresh(change_id: int) -> None:
+    """Re-render the change's posted message after commit (decision, revert outcome).
+
+    The task looks the message up itself, so a decision costs the request no extra query.
+    """
+    from approvals import tasks
+
+    transaction.on_commit(lambda: tasks.update_slack_message.delay(change_id))
+
+
+def mark_slack_broken(tenant: Tenant, error: str) -> None:
+    """Flag the tenant's Slack settings as broken, audited (once per breakage)."""
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if locked.slack_status == SlackStatus.BROKEN and locked.slack_error == error:
+            return
+        before = {"slack_status": locked.slack_status, "slack_error": locked.slack_error}
+        Tenant.objects.filter(pk=tenant.pk).update(
+            slack_status=SlackStatus.BROKEN, slack_error=error
+        )
+        record_audit(
+            tenant.pk,
+            AuditAction.UPDATE,
+            actor="slack notifier",
+            via="system",
+            obj=locked,
+            before=before,
+            after={"slack_status": SlackStatus.BROKEN, "slack_error": error},
+        )
+    log.warning("Slack settings of tenant %s marked broken: %s", tenant.slug, error)
+
+
+def _load(message_id: int) -> SlackMessage | None:
+    return (
+        SlackMessage.objects.select_related("change__tenant", "change__account")
+        .filter(pk=message_id)
+        .first()
+    )
+
+
+def _load_for_change(change_id: int) -> SlackMessage | None:
+    return (
+        SlackMessage.objects.select_related("change__tenant", "change__account")
+        .filter(change_id=change_id)
+        .first()
+    )
+
+
+def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
+    SlackMessage.objects.filter(pk=message.pk).update(
+        status=SlackMessageStatus.FAILED, last_error=str(exc)
+    )
+    if exc.settings_broken:
+        mark_slack_broken(message.change.tenant, str(exc))
+    return Outcome("failed")
+
+
+def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
+    """Post the message once: pace per channel, record channel/ts, sort errors."""
+    message = _load(message_id)
+    if message is None:
+        return Outcome("gone")
+    if message.status != SlackMessageStatus.PENDING or message.ts:
+        return Outcome("skipped")
+    tenant = message.change.tenant
+    why_not = slack_usable(tenant)
+    if why_not:
+        SlackMessage.objects.filter(pk=message.pk).update(
+            status=SlackMessageStatus.SKIPPED, last_error=why_not
+        )
+        return Outcome("skipped")
+    if not slot_booked:
+        wait = ratelimit.reserve(tenant.slack_channel_id)
+        if wait > MAX_INLINE_WAIT_S:
+            return Outcome("rescheduled", delay=wait)
+        if wait > 0:
+            time.sleep(wait)
+    # Claim this attempt: a redelivered copy of the task running at once changes no row.
+    claimed = SlackMessage.objects.filter(
+        pk=message.pk, status=SlackMessageStatus.PENDING, attempts=message.attempts
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
+        return Outcome("skipped")
+    try:
+        channel, ts = SlackTransport(tenant).notify(message)
+    except TransportError as exc:
+        if exc.permanent:
+            return _fail(message, exc)
+        SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
+        if exc.retry_after:
+            ratelimit.push_back(tenant.slack_channel_id, exc.retry_after)
+        raise RetryLater(str(exc), countdown=exc.retry_after) from exc
+    now = timezone.now()
+    SlackMessage.objects.filter(pk=message.pk).update(
+        status=SlackMessageStatus.POSTED, channel=channel, ts=ts, posted_at=now, last_error=""
+    )
+    # A first successful post proves the settings work.
+    Tenant.objects.filter(pk=tenant.pk, slack_status=SlackStatus.UNCONFIGURED).update(
+        slack_status=SlackStatus.OK
+    )
+    # Decided while we were posting? Then the posted buttons may be stale: refresh.
+    status = SecurityGroupChange.objects.filter(pk=message.change_id).values_list(
+        "status", flat=True
+    )
+    if status.first() != ChangeStatus.PENDING:
+        queue_refresh(message.change_id)
+    return Outcome("posted")
+
+
+def refresh(change_id: int) -> Outcome:
+    """chat.update the change's posted message to show its decision and revert outcome."""
+    message = _load_for_change(change_id)
+    if message is None:
+        return Outcome("gone")
+    if message.status != SlackMessageStatus.POSTED or not message.ts:
+        return Outcome("skipped")  # the post, when it happens, renders the current state
+    tenant = message.change.tenant
+    if not tenant.slack_bot_token:
+        return Outcome("skipped")
+    try:
+        SlackTransport(tenant).update(message)
+    except TransportError as exc:
+        SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
+        if exc.permanent:
+            if exc.settings_broken:
+                mark_slack_broken(tenant, str(exc))
+            return Outcome("failed")
+        if exc.retry_after:
+            ratelimit.push_back(message.channel, exc.retry_after)
+        raise RetryLater(str(exc), countdown=exc.retry_after) from exc
+    SlackMessage.objects.filter(pk=message.pk).update(updated_at=timezone.now(), last_error="")
+    return Outcome("updated")
+
+
+def give_up(message_id: int, error: str) -> None:
+    """Retries exhausted: record it on the row (the tenant's settings may still be fine)."""
+    SlackMessage.objects.filter(pk=message_id, status=SlackMessageStatus.PENDING).update(
+        status=SlackMessageStatus.FAILED, last_error=f"gave up after retries: {error}"
+    )
+
+
+def record_revert_outcome(change_id: int, outcome: str, detail: str) -> None:
+    """Store remediation's result on the message and refresh it."""
+    updated = SlackMessage.objects.filter(change_id=change_id).update(
+        revert_outcome=outcome[:30], revert_detail=detail or ""
+    )
+    if updated:
+        queue_refresh(change_id)

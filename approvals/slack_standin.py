@@ -1,0 +1,207 @@
+"""A stand-in for Slack's Web API: a small threaded local HTTP server.
+
+Point slack_sdk at it (``WebClient(base_url=standin.base_url)``, i.e. ``SLACK_API_URL``).
+It answers ``chat.postMessage`` / ``chat.update`` (and anything else with ``{"ok": true}``),
+records every call (method, parsed JSON or form body, bearer token), records posts to
+``/response/...`` (stand-in response_url hooks), and can be told to fail the next calls:
+HTTP 429 with Retry-After, or ``{"ok": false, "error": "invalid_auth"}``.
+
+In tests::
+
+    with SlackStandin() as slack:
+        slack.fail_next("chat.postMessage", error="invalid_auth")
+        ...
+        slack.calls_to("chat.postMessage")
+
+For ``make demo``::  python -m approvals.slack_standin --port 8025
+(``GET /_calls`` lists the recorded calls as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    """One request the stand-in received."""
+
+    method: str
+    body: dict
+    token: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: dict
+    headers: dict
+
+
+class SlackStandin:
+    """A local Slack Web API; ``base_url`` ends with ``/api/`` like Slack's."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._script: dict[str, list[_Scripted]] = {}
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- control --------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "hook") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def start(self) -> SlackStandin:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SlackStandin:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def fail_next(
+        self, method: str, *, error: str = "invalid_auth", times: int = 1, status: int = 200
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
+        self._push(method, _Scripted(status, {"ok": False, "error": error}, {}), times)
+
+    def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP 429 with Retry-After."""
+        scripted = _Scripted(
+            429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+        )
+        self._push(method, scripted, times)
+
+    def _push(self, method: str, scripted: _Scripted, times: int) -> None:
+        with self._lock:
+            self._script.setdefault(method, []).extend([scripted] * times)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._script.clear()
+
+    # -- serving --------------------------------------------------------------------
+    def _answer(self, method: str, body: dict, token: str) -> _Scripted:
+        with self._lock:
+            self.calls.append(Call(method, body, token))
+            queued = self._script.get(method)
+            if queued:
+                return queued.pop(0)
+        if method == "chat.postMessage":
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            message = {"text": body.get("text", ""), "blocks": body.get("blocks", []), "ts": ts}
+            return _Scripted(
+                200, {"ok": True, "channel": body.get("channel"), "ts": ts, "message": message}, {}
+            )
+        if method == "chat.update":
+            return _Scripted(
+                200,
+                {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": ""},
+                {},
+            )
+        if method == "auth.test":
+            return _Scripted(200, {"ok": True, "team_id": "TSTANDIN", "user_id": "UBOT"}, {})
+        return _Scripted(200, {"ok": True}, {})
+
+    def _handler_class(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # quiet
+                return
+
+            def _send(self, status: int, body: dict | list, headers: dict | None = None):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path.rstrip("/") == "/_calls":
+                    with standin._lock:
+                        calls = [c.__dict__ for c in standin.calls]
+                    return self._send(200, calls)
+                return self._send(404, {"ok": False, "error": "unknown_method"})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                content_type = self.headers.get("Content-Type", "")
+                if "json" in content_type:
+                    try:
+                        body = json.loads(raw or b"{}")
+                    except ValueError:
+                        body = {"_raw": raw.decode("utf-8", "replace")}
+                else:
+                    body = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ").strip() or str(body.get("token", ""))
+                if self.path.startswith("/response/"):
+                    with standin._lock:
+                        standin.calls.append(Call("response_url", body, token))
+                    return self._send(200, {"ok": True})
+                if not self.path.startswith("/api/"):
+                    return self._send(404, {"ok": False, "error": "unknown_method"})
+                method = self.path[len("/api/") :].split("?")[0]
+                answer = standin._answer(method, body, token)
+                return self._send(answer.status, answer.body, answer.headers)
+
+        return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Slack Web API stand-in.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    args = parser.parse_args(argv)
+    standin = SlackStandin(args.host, args.port)
+    print(f"Slack stand-in on http://{args.host}:{standin.port}/api/ (GET /_calls)", flush=True)
+    try:
+        standin._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin._server.server_close()
+
+
+if __name__ == "__main__":
+    main()

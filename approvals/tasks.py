@@ -1,0 +1,64 @@
+"""Celery tasks of approvals: thin wrappers that take ids and call the delivery actions."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from slack_sdk.webhook import WebhookClient
+
+from approvals.slack import delivery
+from approvals.slack.links import response_url_allowed
+
+MAX_RETRIES = 8
+
+
+def _backoff(retries: int, countdown: float | None) -> float:
+    """Slack's Retry-After when given, else exponential backoff with jitter (cap 10 min)."""
+    if countdown:
+        return float(countdown) + random.uniform(0, 1)  # noqa: S311 (jitter)
+    return min(600.0, 5.0 * 2**retries) * random.uniform(0.5, 1.0)  # noqa: S311
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
+    try:
+        outcome = delivery.deliver(message_id, slot_booked=slot_booked)
+    except delivery.RetryLater as exc:
+        if self.request.retries >= self.max_retries:
+            delivery.give_up(message_id, str(exc))
+            return "failed"
+        raise self.retry(
+            exc=exc,
+            countdown=_backoff(self.request.retries, exc.countdown),
+            args=[message_id],
+            kwargs={"slot_booked": False},
+        ) from exc
+    if outcome.state == "rescheduled":
+        # The channel's next free slot is booked for us; come back then (not a retry).
+        post_slack_message.apply_async(
+            kwargs={"message_id": message_id, "slot_booked": True}, countdown=outcome.delay
+        )
+    return outcome.state
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def update_slack_message(self, change_id: int) -> str:
+    """Re-render the Slack message of a change, if it has one (decision, revert outcome)."""
+    try:
+        return delivery.refresh(change_id).state
+    except delivery.RetryLater as exc:
+        if self.request.retries >= self.max_retries:
+            return "failed"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, exc.countdown)) from exc
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=3, retry_backoff=True)
+def send_ephemeral(response_url: str, text: str) -> str:
+    """Tell one Slack user something privately through the click's response_url."""
+    if not response_url_allowed(response_url):
+        return "refused"
+    WebhookClient(response_url, timeout=5).send(
+        text=text, response_type="ephemeral", replace_original=False
+    )
+    return "sent"

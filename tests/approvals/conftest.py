@@ -1,0 +1,127 @@
+"""Fixtures for approvals: eager Celery, a Slack stand-in, Slack-signed requests."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from approvals.slack_standin import SlackStandin
+from sgportal.celery import app as celery_app
+from sgportal.models import SlackIdentity
+from tests.approvals.factories import ChangeFactory, SlackMessageFactory
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _approvals_settings(settings):
+    settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
+    settings.SLACK_CHANNEL_INTERVAL_S = 0  # pacing has its own test
+    settings.SITE_URL = "https://sgportal.example.com"
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Run tasks in-process (the network boundary, Slack, is the stand-in)."""
+    old = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    # Not propagating lets an eager Retry re-run the task at once, as a worker would later;
+    # ``.get()`` on the result still raises a task's failure.
+    celery_app.conf.task_eager_propagates = False
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = old
+
+
+@pytest.fixture
+def slack(settings):
+    with SlackStandin() as standin:
+        settings.SLACK_API_URL = standin.base_url
+        yield standin
+
+
+@pytest.fixture
+def slack_tenant(tenant, slack):
+    """``tenant`` with a working Slack configuration pointing at the stand-in."""
+    tenant.slack_bot_token = "xoxb-acme-bot-token"
+    tenant.slack_status = "ok"
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def change(account):
+    return ChangeFactory(account=account)
+
+
+@pytest.fixture
+def message(change):
+    return SlackMessageFactory(
+        change=change, channel="CACME0001", ts="1789372800.000100", status="posted"
+    )
+
+
+def link(user, tenant, slack_user_id: str, *, verified: bool = True) -> SlackIdentity:
+    from django.utils import timezone
+
+    return SlackIdentity.objects.create(
+        tenant=tenant,
+        team_id=tenant.slack_team_id,
+        slack_user_id=slack_user_id,
+        user=user,
+        verified_at=timezone.now() if verified else None,
+        linked_via="test",
+    )
+
+
+def click_payload(
+    token: str,
+    *,
+    action: str = "approve",
+    team: str = "TACME0001",
+    user: str = "U0BOB0001",
+    response_url: str | None = None,
+) -> dict:
+    payload = copy.deepcopy(json.loads((FIXTURES / "block_actions.json").read_text()))
+    payload["team"]["id"] = team
+    payload["user"]["team_id"] = team
+    payload["user"]["id"] = user
+    payload["actions"][0]["action_id"] = action
+    payload["actions"][0]["value"] = token
+    # Never Slack's real hooks host from a test: the stand-in's, or one nobody may call.
+    payload["response_url"] = response_url or "http://127.0.0.1:9/response/unused"
+    return payload
+
+
+def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    """Exactly as Slack signs: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def form_body(payload: dict) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def post_signed(client, body: str, *, timestamp: int | None = None, signature: str | None = None):
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return client.post(
+        "/slack/interactions/",
+        data=body.encode(),
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature if signature is not None else sign(body, ts),
+        },
+    )
+
+
+def click(client, token: str, **kwargs):
+    return post_signed(client, form_body(click_payload(token, **kwargs)))
