@@ -1,0 +1,210 @@
+"""The AWS session chain a revert runs under.
+
+worker's own credentials -> (optional) the tenant's hub role in the security account ->
+the member account's spoke role. Each hop passes its ExternalId, and the same
+SourceIdentity (the deciding reviewer, sanitised) so CloudTrail attributes the revert to a
+person; AWS requires a chained session to keep the SourceIdentity it started with. The
+spoke session's name names the change (``sgportal-change-<id>``).
+
+Sessions are cached in-process until shortly before they expire. The hub session is keyed
+by (role, ExternalId, SourceIdentity), as one hub session serves all of a reviewer's reverts;
+the spoke session's key also holds the session name so CloudTrail always shows the change a
+call belongs to (retries and redeliveries of that change reuse it).
+
+boto3 honours ``AWS_ENDPOINT_URL`` itself (a moto server in tests and the demo).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.utils import timezone
+
+from sgportal.models import AwsAccount, Tenant
+
+BOTO_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=30)
+SESSION_DURATION_S = 3600  # the maximum for a chained role session
+REFRESH_MARGIN = timedelta(minutes=5)
+_ALLOWED = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+# Called with every client this module creates. Tests inject faults at the network
+# boundary here (botocore event hooks); operators may add instrumentation.
+client_hooks: list[Callable[[BaseClient], None]] = []
+
+DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "RegionDisabledException",
+}
+
+
+class RoleAssumptionDenied(Exception):
+    """AWS refused a hop of the chain: a misconfiguration to fix, never retried."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def sanitize_identity(value: str, *, fallback: str = "system") -> str:
+    """A SourceIdentity / session name fragment: [\\w+=,.@-], 2-64 characters."""
+    text = _ALLOWED.sub("-", (value or "").strip())[:64].strip("-")
+    if len(text) < 2:
+        text = fallback
+    return text
+
+
+def source_identity_for(actor_name: str, username: str | None = None) -> str:
+    """The reviewer's username when known (``bob <bob@x>`` is not an identity), else the name."""
+    return sanitize_identity(username or actor_name.split(" <", 1)[0])
+
+
+def session_name_for(change_id: int, kind: str = "change") -> str:
+    return sanitize_identity(f"sgportal-{kind}-{change_id}")[:64]
+
+
+@dataclass
+class _Cached:
+    session: boto3.Session
+    expires_at: datetime
+
+
+_cache: dict[tuple, _Cached] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def make_client(session: boto3.Session, service: str, region: str | None = None) -> BaseClient:
+    client = session.client(service, region_name=region or "us-east-1", config=BOTO_CONFIG)
+    for hook in client_hooks:
+        hook(client)
+    return client
+
+
+def _assume(
+    parent: boto3.Session,
+    *,
+    role_arn: str,
+    external_id: str,
+    source_identity: str,
+    session_name: str,
+    what: str,
+) -> _Cached:
+    sts = make_client(parent, "sts")
+    params = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name,
+        "DurationSeconds": SESSION_DURATION_S,
+        "SourceIdentity": source_identity,
+    }
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        creds = sts.assume_role(**params)["Credentials"]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "?"
+        if code in DENIED_CODES or "denied" in code.lower():
+            raise RoleAssumptionDenied(
+                f"AWS refused to let sgportal assume the {what} {role_arn} in account "
+                f"{account} ({code}: {error.get('Message', '')}). Check that role's trust "
+                f"policy (the principal allowed to assume it, sts:SetSourceIdentity) and "
+                f"that its ExternalId matches the one configured in sgportal.",
+                code,
+            ) from exc
+        raise
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    expires = creds["Expiration"]
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    return _Cached(session, expires)
+
+
+def _cached_assume(key: tuple, parent: boto3.Session, **kwargs) -> boto3.Session:
+    now = timezone.now()
+    with _lock:
+        hit = _cache.get(key)
+        if hit and hit.expires_at - REFRESH_MARGIN > now:
+            return hit.session
+    fresh = _assume(parent, **kwargs)
+    with _lock:
+        _cache[key] = fresh
+    return fresh.session
+
+
+def spoke_session(
+    tenant: Tenant, account: AwsAccount, *, source_identity: str, session_name: str
+) -> boto3.Session:
+    """A session in the member account, through the hub role when the tenant has one."""
+    if not account.spoke_role_arn:
+        raise RoleAssumptionDenied(
+            f"No spoke role is configured for account {account.account_id} ({account.name}); "
+            "set AwsAccount.spoke_role_arn.",
+            "NoSpokeRole",
+        )
+    parent = boto3.Session()
+    parent_key: tuple = ("worker",)
+    if tenant.hub_role_arn:
+        parent_key = ("hub", tenant.hub_role_arn, tenant.hub_external_id, source_identity)
+        parent = _cached_assume(
+            parent_key,
+            parent,
+            role_arn=tenant.hub_role_arn,
+            external_id=tenant.hub_external_id,
+            source_identity=source_identity,
+            session_name=sanitize_identity(f"sgportal-hub-{source_identity}")[:64],
+            what="hub role",
+        )
+    key = (
+        "spoke",
+        account.spoke_role_arn,
+        account.spoke_external_id,
+        source_identity,
+        session_name,
+        parent_key,
+    )
+    return _cached_assume(
+        key,
+        parent,
+        role_arn=account.spoke_role_arn,
+        external_id=account.spoke_external_id,
+        source_identity=source_identity,
+        session_name=session_name,
+        what="spoke role",
+    )
+
+
+def ec2_client(
+    tenant: Tenant,
+    account: AwsAccount,
+    region: str,
+    *,
+    source_identity: str,
+    session_name: str,
+) -> BaseClient:
+    session = spoke_session(
+        tenant, account, source_identity=source_identity, session_name=session_name
+    )
+    return make_client(session, "ec2", region)

@@ -1,0 +1,68 @@
+"""Celery tasks: thin wrappers that take primary keys and call remediation.actions.
+
+All three run on the remediation queue (``settings.REMEDIATION_QUEUE``); acks_late and
+reject-on-worker-lost are global, so a killed worker's task is redelivered, and the
+actions make that harmless. Only named transient errors are retried, with backoff and
+jitter; when the tries run out the attempt is recorded as failed (never retried forever).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from remediation import actions
+from remediation.concurrency import AccountBusy, AttemptBusy
+from remediation.executor import TransientAwsError
+
+REVERT_CHANGE = "remediation.tasks.revert_change"
+UNDO_REVERT = "remediation.tasks.undo_revert"
+REFRESH_INVENTORY = "remediation.tasks.refresh_inventory"
+
+_RETRY = {
+    "autoretry_for": (TransientAwsError, AccountBusy, AttemptBusy),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    # The attempt row counts AWS tries (REMEDIATION_MAX_TRIES) and gives up by itself; this
+    # higher cap only bounds waiting for a busy account or a still-running attempt.
+    "max_retries": 50,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+}
+
+
+def _run(start, change_id: int, decision_id: int | None) -> str | None:
+    attempt = start(change_id, decision_id)
+    if attempt is None:
+        return None
+    return actions.execute_attempt(attempt)
+
+
+@shared_task(name=REVERT_CHANGE, bind=True, **_RETRY)
+def revert_change(self, change_id: int, decision_id: int | None = None) -> str | None:
+    """Revert a denied change in its member account (idempotent; safe to redeliver)."""
+    return _run(actions.start_revert, change_id, decision_id)
+
+
+@shared_task(name=UNDO_REVERT, bind=True, **_RETRY)
+def undo_revert(self, change_id: int, decision_id: int | None = None) -> str | None:
+    """Re-apply exactly what a revert removed (or remove what it re-added)."""
+    return _run(actions.start_undo, change_id, decision_id)
+
+
+@shared_task(
+    name=REFRESH_INVENTORY,
+    autoretry_for=(TransientAwsError,),
+    retry_backoff=2,
+    retry_jitter=True,
+    max_retries=5,
+)
+def refresh_inventory(change_ids: list[int]) -> int:
+    """Seed the rule inventory from these changes and describe the groups they touch."""
+    return actions.refresh_groups(change_ids)
+
+
+def enqueue(task, *args) -> None:
+    """Send a remediation task onto the remediation queue (runs inline when eager)."""
+    task.apply_async(args=list(args), queue=settings.REMEDIATION_QUEUE)
