@@ -31,7 +31,10 @@ def client_hooks():
 
 
 @pytest.fixture
-def eager(monkeypatch):
+def eager():
     """Run enqueued tasks inline (apply_async -> apply), propagating errors."""
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
-    monkeypatch.setattr(celery_app.conf, "task_eager_propagates", True)
+    keys = ("task_always_eager", "task_eager_propagates")
+    saved = {key: celery_app.conf.get(key) for key in keys}
+    celery_app.conf.update(dict.fromkeys(keys, True))
+    yield
+    celery_app.conf.update(saved)

@@ -76,6 +76,7 @@ def rule_json(action: str, definition: dict, rule_id: str | None = None, **extra
         cidr_ipv6=d["cidr_ipv6"],
         prefix_list_id=d["prefix_list_id"],
         referenced_group_id=d["referenced_group_id"],
+        referenced_account_id=d["referenced_account_id"],
         description=d["description"],
         rule_id=rule_id,
         **extra,
