@@ -197,10 +197,13 @@ REMEDIATION_SLOT_TTL_S = env_int("SGPORTAL_REVERT_SLOT_TTL_S", 300, minimum=10)
 REMEDIATION_TEST_PAUSE_AFTER_EC2_CALL = (
     env_str("SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL") if DEBUG else None
 )
-# Redis visibility timeout override (tests use a few seconds to see redelivery quickly).
+# Redis visibility timeout override (tests use a few seconds to see redelivery quickly);
+# the unacked sweep then runs every min(10, timeout) seconds instead of kombu's ~100 s.
 _visibility_timeout = env_int("SGPORTAL_BROKER_VISIBILITY_TIMEOUT_S", 0, minimum=0)
 if _visibility_timeout:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         **CELERY_BROKER_TRANSPORT_OPTIONS,
         "visibility_timeout": _visibility_timeout,
+        "unacked_restore_interval": min(10, _visibility_timeout),
+        "unacked_restore_throttle": 1,
     }
