@@ -6,10 +6,11 @@ SourceIdentity (the deciding reviewer, sanitised) so CloudTrail attributes the r
 person; AWS requires a chained session to keep the SourceIdentity it started with. The
 spoke session's name names the change (``sgportal-change-<id>``).
 
-Sessions are cached in-process until shortly before they expire. The hub session is keyed
-by (role, ExternalId, SourceIdentity), as one hub session serves all of a reviewer's reverts;
-the spoke session's key also holds the session name so CloudTrail always shows the change a
-call belongs to (retries and redeliveries of that change reuse it).
+Credentials are cached in-process until shortly before they expire, and clients are
+cached per credentials and region (one process-wide base session loads models once). The
+hub credentials are keyed by (role, ExternalId, SourceIdentity), as one hub session serves
+all of a reviewer's reverts; the spoke key also holds the session name so CloudTrail always
+shows the change a call belongs to (retries and redeliveries of that change reuse it).
 
 boto3 honours ``AWS_ENDPOINT_URL`` itself (a moto server in tests and the demo).
 """
@@ -78,28 +79,51 @@ def session_name_for(change_id: int, kind: str = "change") -> str:
 
 @dataclass
 class _Cached:
-    session: boto3.Session
+    credentials: dict
     expires_at: datetime
 
 
 _cache: dict[tuple, _Cached] = {}
-_lock = threading.Lock()
+_clients: dict[tuple, BaseClient] = {}
+_base: list[boto3.Session] = []
+_lock = threading.RLock()
 
 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _clients.clear()
+        _base.clear()
 
 
-def make_client(session: boto3.Session, service: str, region: str | None = None) -> BaseClient:
-    client = session.client(service, region_name=region or "us-east-1", config=BOTO_CONFIG)
-    for hook in client_hooks:
-        hook(client)
-    return client
+def base_session() -> boto3.Session:
+    """One session per process (the worker's own credentials): service models load once."""
+    with _lock:
+        if not _base:
+            _base.append(boto3.Session())
+        return _base[0]
+
+
+def make_client(
+    service: str, region: str | None = None, credentials: dict | None = None
+) -> BaseClient:
+    """A client (cached per credentials, service and region) with our retry config."""
+    region = region or "us-east-1"
+    key = (service, region, (credentials or {}).get("aws_access_key_id"))
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = base_session().client(
+                service, region_name=region, config=BOTO_CONFIG, **(credentials or {})
+            )
+            for hook in client_hooks:
+                hook(client)
+            _clients[key] = client
+        return client
 
 
 def _assume(
-    parent: boto3.Session,
+    parent: dict | None,
     *,
     role_arn: str,
     external_id: str,
@@ -107,7 +131,7 @@ def _assume(
     session_name: str,
     what: str,
 ) -> _Cached:
-    sts = make_client(parent, "sts")
+    sts = make_client("sts", None, parent)
     params = {
         "RoleArn": role_arn,
         "RoleSessionName": session_name,
@@ -131,46 +155,50 @@ def _assume(
                 code,
             ) from exc
         raise
-    session = boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    credentials = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
     expires = creds["Expiration"]
     if isinstance(expires, str):
         expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-    return _Cached(session, expires)
+    return _Cached(credentials, expires)
 
 
-def _cached_assume(key: tuple, parent: boto3.Session, **kwargs) -> boto3.Session:
+def _cached_assume(key: tuple, parent: dict | None, **kwargs) -> dict:
     now = timezone.now()
     with _lock:
         hit = _cache.get(key)
         if hit and hit.expires_at - REFRESH_MARGIN > now:
-            return hit.session
+            return hit.credentials
+        if hit:  # expired: drop the clients built on it
+            stale = hit.credentials["aws_access_key_id"]
+            for client_key in [k for k in _clients if k[2] == stale]:
+                del _clients[client_key]
     fresh = _assume(parent, **kwargs)
     with _lock:
         _cache[key] = fresh
-    return fresh.session
+    return fresh.credentials
 
 
-def spoke_session(
+def spoke_credentials(
     tenant: Tenant, account: AwsAccount, *, source_identity: str, session_name: str
-) -> boto3.Session:
-    """A session in the member account, through the hub role when the tenant has one."""
+) -> dict:
+    """Credentials in the member account, through the hub role when the tenant has one."""
     if not account.spoke_role_arn:
         raise RoleAssumptionDenied(
             f"No spoke role is configured for account {account.account_id} ({account.name}); "
             "set AwsAccount.spoke_role_arn.",
             "NoSpokeRole",
         )
-    parent = boto3.Session()
+    parent: dict | None = None
     parent_key: tuple = ("worker",)
     if tenant.hub_role_arn:
         parent_key = ("hub", tenant.hub_role_arn, tenant.hub_external_id, source_identity)
         parent = _cached_assume(
             parent_key,
-            parent,
+            None,
             role_arn=tenant.hub_role_arn,
             external_id=tenant.hub_external_id,
             source_identity=source_identity,
@@ -204,7 +232,7 @@ def ec2_client(
     source_identity: str,
     session_name: str,
 ) -> BaseClient:
-    session = spoke_session(
+    credentials = spoke_credentials(
         tenant, account, source_identity=source_identity, session_name=session_name
     )
-    return make_client(session, "ec2", region)
+    return make_client("ec2", region, credentials)

@@ -103,15 +103,36 @@ def record_snapshot(
     snapshot: list[dict],
     at: datetime | None = None,
 ) -> int:
-    """Apply a describe of the whole group taken at ``at`` (now); returns the rules seen."""
+    """Apply a describe of the whole group taken at ``at`` (now); returns the rules seen.
+
+    Rules whose definition is unchanged are confirmed in bulk (a few queries per group);
+    only new or changed rules go through ``observe``.
+    """
     at = at or timezone.now()
-    seen = set()
+    group = InventoryRule.objects.filter(account=account, region=region, group_id=group_id)
+    rows = {row.rule_id: row for row in group}
+    unchanged = []
     for entry in snapshot:
-        observe(account, region, group_id, entry["rule_id"], entry["definition"], at, present=True)
-        seen.add(entry["rule_id"])
-    InventoryRule.objects.filter(
-        account=account, region=region, group_id=group_id, refreshed_at__lte=at
-    ).exclude(rule_id__in=seen).update(present=False, refreshed_at=at)
+        row = rows.get(entry["rule_id"])
+        definition = rulesets.from_rule_json(entry["definition"])
+        if row and row.refreshed_at <= at and rulesets.same_definition(row.definition, definition):
+            unchanged.append(row.pk)
+        else:
+            observe(account, region, group_id, entry["rule_id"], definition, at, present=True)
+    if unchanged:
+        InventoryRule.objects.filter(pk__in=unchanged).update(present=True, refreshed_at=at)
+        latest: dict[int, InventoryRuleVersion] = {}
+        for version in InventoryRuleVersion.objects.filter(rule_id__in=unchanged).order_by(
+            "first_seen_at", "id"
+        ):
+            latest[version.rule_id] = version
+        InventoryRuleVersion.objects.filter(
+            pk__in=[v.pk for v in latest.values()], last_seen_at__lt=at
+        ).update(last_seen_at=at)
+    seen = {entry["rule_id"] for entry in snapshot}
+    group.filter(refreshed_at__lte=at).exclude(rule_id__in=seen).update(
+        present=False, refreshed_at=at
+    )
     return len(seen)
 
 
