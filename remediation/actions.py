@@ -340,11 +340,15 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
     return attempt.outcome
 
 
-def give_up(attempt_id: int, reason: str, code: str) -> None:
-    """Record a failure for an attempt whose task ran out of retries outside AWS calls."""
-    attempt = RevertAttempt.objects.select_related("change__tenant").filter(pk=attempt_id).first()
-    if attempt is not None:
-        finish(attempt, _fail_outcome(attempt), reason, error_code=code)
+def give_up_change(change_id: int, reason: str, code: str) -> bool:
+    """Fail the change's running attempt when its task ran out of retries (never left
+    running forever); False when there is none."""
+    attempt = (
+        RevertAttempt.objects.select_related("change__tenant", "decision")
+        .filter(change_id=change_id, status=AttemptStatus.RUNNING)
+        .first()
+    )
+    return attempt is not None and finish(attempt, _fail_outcome(attempt), reason, error_code=code)
 
 
 def request_undo(change: SecurityGroupChange, actor: Any, via: str, reason: str = "") -> Decision:

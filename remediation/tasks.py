@@ -8,7 +8,7 @@ jitter; when the tries run out the attempt is recorded as failed (never retried 
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from remediation import actions
@@ -32,6 +32,19 @@ _RETRY = {
 }
 
 
+class RemediationTask(Task):
+    """Records the attempt as failed when the task itself gives up (retries exhausted)."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        change_id = args[0] if args else kwargs.get("change_id")
+        if change_id is not None:
+            actions.give_up_change(
+                change_id,
+                f"the {self.name} task gave up: {type(exc).__name__}: {exc}",
+                type(exc).__name__,
+            )
+
+
 def _run(start, change_id: int, decision_id: int | None) -> str | None:
     attempt = start(change_id, decision_id)
     if attempt is None:
@@ -39,13 +52,13 @@ def _run(start, change_id: int, decision_id: int | None) -> str | None:
     return actions.execute_attempt(attempt)
 
 
-@shared_task(name=REVERT_CHANGE, bind=True, **_RETRY)
+@shared_task(name=REVERT_CHANGE, bind=True, base=RemediationTask, **_RETRY)
 def revert_change(self, change_id: int, decision_id: int | None = None) -> str | None:
     """Revert a denied change in its member account (idempotent; safe to redeliver)."""
     return _run(actions.start_revert, change_id, decision_id)
 
 
-@shared_task(name=UNDO_REVERT, bind=True, **_RETRY)
+@shared_task(name=UNDO_REVERT, bind=True, base=RemediationTask, **_RETRY)
 def undo_revert(self, change_id: int, decision_id: int | None = None) -> str | None:
     """Re-apply exactly what a revert removed (or remove what it re-added)."""
     return _run(actions.start_undo, change_id, decision_id)
