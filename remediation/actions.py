@@ -33,6 +33,7 @@ from approvals.models import Decision, Verdict, Via
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from remediation import aws, executor, inventory, planner
 from remediation.concurrency import account_slot, attempt_lock
+from remediation.errors import PermanentAwsError, TransientAwsError
 from remediation.models import (
     AttemptKind,
     AttemptStatus,
@@ -267,7 +268,7 @@ def _fail_outcome(attempt: RevertAttempt) -> str:
 def execute_attempt(attempt: RevertAttempt) -> str | None:
     """Act on a running attempt; returns the outcome it recorded (None if not ours to record).
 
-    Raises ``executor.TransientAwsError`` (throttled: retry later, unless out of tries),
+    Raises ``TransientAwsError`` (throttled: retry later, unless out of tries),
     ``AccountBusy`` and ``AttemptBusy`` (retry shortly).
     """
     change = attempt.change
@@ -306,13 +307,10 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
             ec2, attempt.plan, dry_run=attempt.dry_run, role_arn=role, account_id=acct
         )
         after = executor.describe_group(ec2, group_id, role_arn=role, account_id=acct)
-    except aws.RoleAssumptionDenied as exc:
+    except PermanentAwsError as exc:  # includes RoleAssumptionDenied
         finish(attempt, _fail_outcome(attempt), str(exc), error_code=exc.code)
         return attempt.outcome
-    except executor.PermanentAwsError as exc:
-        finish(attempt, _fail_outcome(attempt), str(exc), error_code=exc.code)
-        return attempt.outcome
-    except executor.TransientAwsError as exc:
+    except TransientAwsError as exc:
         if attempt.tries >= settings.REMEDIATION_MAX_TRIES:
             detail = f"gave up after {attempt.tries} tries; AWS kept answering {exc}"
             finish(attempt, _fail_outcome(attempt), detail, error_code=exc.code)
@@ -384,7 +382,7 @@ def refresh_groups(change_ids: list[int]) -> int:
             snapshot = executor.describe_group(
                 ec2, group_id, role_arn=account.spoke_role_arn, account_id=account.account_id
             )
-        except (aws.RoleAssumptionDenied, executor.PermanentAwsError) as exc:
+        except PermanentAwsError as exc:
             logger.warning(
                 "inventory refresh of %s/%s/%s skipped: %s", account, region, group_id, exc
             )

@@ -26,9 +26,16 @@ from datetime import datetime, timedelta
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.utils import timezone
 
+from remediation.errors import (
+    DENIED_CODES,
+    TRANSIENT_CODES,
+    PermanentAwsError,
+    RoleAssumptionDenied,
+    TransientAwsError,
+)
 from sgportal.models import AwsAccount, Tenant
 
 BOTO_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=30)
@@ -39,25 +46,6 @@ _ALLOWED = re.compile(r"[^\w+=,.@-]", re.ASCII)
 # Called with every client this module creates. Tests inject faults at the network
 # boundary here (botocore event hooks); operators may add instrumentation.
 client_hooks: list[Callable[[BaseClient], None]] = []
-
-DENIED_CODES = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "Client.UnauthorizedOperation",
-    "AuthFailure",
-    "InvalidClientTokenId",
-    "ExpiredToken",
-    "RegionDisabledException",
-}
-
-
-class RoleAssumptionDenied(Exception):
-    """AWS refused a hop of the chain: a misconfiguration to fix, never retried."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.code = code
 
 
 def sanitize_identity(value: str, *, fallback: str = "system") -> str:
@@ -142,19 +130,26 @@ def _assume(
         params["ExternalId"] = external_id
     try:
         creds = sts.assume_role(**params)["Credentials"]
+    except BotoCoreError as exc:
+        raise TransientAwsError(type(exc).__name__, str(exc)) from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code = error.get("Code", "")
+        code, message = error.get("Code", ""), error.get("Message", "")
         account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "?"
+        if code in TRANSIENT_CODES:
+            raise TransientAwsError(code, message) from exc
         if code in DENIED_CODES or "denied" in code.lower():
             raise RoleAssumptionDenied(
                 f"AWS refused to let sgportal assume the {what} {role_arn} in account "
-                f"{account} ({code}: {error.get('Message', '')}). Check that role's trust "
+                f"{account} ({code}: {message}). Check that role's trust "
                 f"policy (the principal allowed to assume it, sts:SetSourceIdentity) and "
                 f"that its ExternalId matches the one configured in sgportal.",
                 code,
             ) from exc
-        raise
+        raise PermanentAwsError(
+            f"AssumeRole of the {what} {role_arn} in account {account} failed: {code}: {message}",
+            code,
+        ) from exc
     credentials = {
         "aws_access_key_id": creds["AccessKeyId"],
         "aws_secret_access_key": creds["SecretAccessKey"],

@@ -17,7 +17,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from remediation.aws import DENIED_CODES
+from remediation import aws
+from remediation.errors import DENIED_CODES, TRANSIENT_CODES, PermanentAwsError, TransientAwsError
 from remediation.inventory import snapshot_items
 
 logger = logging.getLogger(__name__)
@@ -28,30 +29,6 @@ NOT_FOUND_CODES = {
     "InvalidGroup.NotFound",
 }
 DUPLICATE_CODES = {"InvalidPermission.Duplicate"}
-THROTTLE_CODES = {
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "RequestThrottled",
-    "TooManyRequestsException",
-}
-UNAVAILABLE_CODES = {"InternalError", "ServiceUnavailable", "Unavailable", "InternalFailure"}
-
-
-class TransientAwsError(Exception):
-    """Throttled or briefly unavailable: retry later."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-class PermanentAwsError(Exception):
-    """A refusal or error a retry will not fix."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 def _error(exc: ClientError) -> tuple[str, str]:
@@ -61,16 +38,18 @@ def _error(exc: ClientError) -> tuple[str, str]:
 
 def classify(exc: ClientError, operation: str, role_arn: str, account_id: str) -> Exception:
     code, message = _error(exc)
-    if code in THROTTLE_CODES or code in UNAVAILABLE_CODES:
+    if code in TRANSIENT_CODES:
+        if code in ("ExpiredToken", "RequestExpired"):
+            aws.clear_cache()
         return TransientAwsError(code, message)
     if code in DENIED_CODES:
         return PermanentAwsError(
-            code,
             f"The spoke role {role_arn} in account {account_id} may not call {operation} "
             f"({code}: {message}). Allow ec2:{operation} (and ec2:DescribeSecurityGroupRules) "
             "in that role's policy.",
+            code,
         )
-    return PermanentAwsError(code, f"{operation} failed: {code}: {message}")
+    return PermanentAwsError(f"{operation} failed: {code}: {message}", code)
 
 
 def describe_group(ec2: BaseClient, group_id: str, *, role_arn: str, account_id: str) -> list[dict]:

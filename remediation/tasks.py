@@ -13,7 +13,7 @@ from django.conf import settings
 
 from remediation import actions
 from remediation.concurrency import AccountBusy, AttemptBusy
-from remediation.executor import TransientAwsError
+from remediation.errors import TransientAwsError
 
 REVERT_CHANGE = "remediation.tasks.revert_change"
 UNDO_REVERT = "remediation.tasks.undo_revert"

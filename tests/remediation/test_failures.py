@@ -158,3 +158,27 @@ def test_it_reports_missing_dry_run_permissions(setup, tenant, client_hooks):
 
     assert result == Outcome.REVERT_FAILED
     assert RevertAttempt.objects.get().error_code == "UnauthorizedOperation"
+
+
+def test_it_retries_a_throttled_assume_role(setup, client_hooks):
+    ec2, group, rule, change, decision = setup
+    state = {"left": 1}
+
+    def throttle_sts(client):
+        if client.meta.service_model.service_name != "sts":
+            return
+
+        def handler(**kwargs):
+            if state["left"]:
+                state["left"] -= 1
+                raise ClientError(
+                    {"Error": {"Code": "Throttling", "Message": "slow"}}, "AssumeRole"
+                )
+
+        client.meta.events.register("before-call.sts.AssumeRole", handler)
+
+    client_hooks.append(throttle_sts)
+
+    assert tasks.revert_change.apply(args=[change.pk, decision.pk]).get() == Outcome.REVERTED
+    assert state["left"] == 0
+    assert RevertAttempt.objects.get().tries == 2
