@@ -21,6 +21,7 @@ Exactly once, step by step:
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -390,3 +391,23 @@ def refresh_groups(change_ids: list[int]) -> int:
         inventory.record_snapshot(account, region, group_id, snapshot)
         refreshed += 1
     return refreshed
+
+
+def stale_work(older_than_s: int) -> list[tuple[str, int, int | None]]:
+    """(kind, change id, decision id) of work whose task seems lost: attempts still running
+    after ``older_than_s`` (longer than a task may run), and denials never picked up."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    work: list[tuple[str, int, int | None]] = [
+        (kind, change_id, decision_id)
+        for kind, change_id, decision_id in RevertAttempt.objects.filter(
+            status=AttemptStatus.RUNNING, started_at__lt=cutoff
+        ).values_list("kind", "change_id", "decision_id")
+    ]
+    lost = Decision.objects.filter(
+        verdict=Verdict.DENY,
+        decided_at__lt=cutoff,
+        change__status=ChangeStatus.DENIED,
+        change__revert_attempts__isnull=True,
+    ).values_list("change_id", "id")
+    work += [(AttemptKind.REVERT, change_id, decision_id) for change_id, decision_id in lost]
+    return work

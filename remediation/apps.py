@@ -6,7 +6,7 @@ class RemediationConfig(AppConfig):
     verbose_name = "Remediation"
 
     def ready(self) -> None:
-        from remediation import metrics, receivers
+        from remediation import metrics, receivers, schedules
         from sgportal import events
 
         events.change_decided.connect(
@@ -16,3 +16,4 @@ class RemediationConfig(AppConfig):
             receivers.on_changes_ingested, dispatch_uid="remediation.on_changes_ingested"
         )
         metrics.register()
+        schedules.add_periodic_tasks()

@@ -18,6 +18,7 @@ from remediation.errors import TransientAwsError
 REVERT_CHANGE = "remediation.tasks.revert_change"
 UNDO_REVERT = "remediation.tasks.undo_revert"
 REFRESH_INVENTORY = "remediation.tasks.refresh_inventory"
+RESUME_STALE = "remediation.tasks.resume_stale_attempts"
 
 _RETRY = {
     "autoretry_for": (TransientAwsError, AccountBusy, AttemptBusy),
@@ -74,6 +75,16 @@ def undo_revert(self, change_id: int, decision_id: int | None = None) -> str | N
 def refresh_inventory(change_ids: list[int]) -> int:
     """Seed the rule inventory from these changes and describe the groups they touch."""
     return actions.refresh_groups(change_ids)
+
+
+@shared_task(name=RESUME_STALE)
+def resume_stale_attempts() -> int:
+    """Beat: re-enqueue reverts whose task was lost (broker restart, a dropped publish).
+    Duplicates are harmless: the claim and the attempt lock make them no-ops."""
+    work = actions.stale_work(settings.REMEDIATION_STALE_AFTER_S)
+    for kind, change_id, decision_id in work:
+        enqueue(undo_revert if kind == "undo" else revert_change, change_id, decision_id)
+    return len(work)
 
 
 def enqueue(task, *args) -> None:

@@ -207,3 +207,9 @@ if _visibility_timeout:
         "unacked_restore_interval": min(10, _visibility_timeout),
         "unacked_restore_throttle": 1,
     }
+# Beat: how often to look for reverts whose task was lost, and how old they must be
+# (longer than CELERY_TASK_TIME_LIMIT, so a running task is never doubled needlessly).
+REMEDIATION_SWEEP_INTERVAL_S = env_int("SGPORTAL_REVERT_SWEEP_INTERVAL_S", 300, minimum=10)
+REMEDIATION_STALE_AFTER_S = env_int(
+    "SGPORTAL_REVERT_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + 5 * 60, minimum=60
+)
