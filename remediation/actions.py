@@ -262,6 +262,11 @@ def finish(
     return True
 
 
+def _record(attempt: RevertAttempt, outcome: str, detail: str, **kwargs) -> str | None:
+    """``finish``; the outcome recorded, or None when another execution recorded it first."""
+    return attempt.outcome if finish(attempt, outcome, detail, **kwargs) else None
+
+
 def _fail_outcome(attempt: RevertAttempt) -> str:
     return Outcome.UNDO_FAILED if attempt.kind == AttemptKind.UNDO else Outcome.REVERT_FAILED
 
@@ -276,10 +281,9 @@ def execute_attempt(attempt: RevertAttempt) -> str | None:
     account = change.account
     if not attempt.plan.get("revertible"):
         reason = attempt.plan.get("reason", "not revertible")
-        finish(
+        return _record(
             attempt, _fail_outcome(attempt), f"not revertible: {reason}", error_code="NotRevertible"
         )
-        return attempt.outcome
     with account_slot(f"{account.account_id}"), attempt_lock(attempt.pk):
         attempt.refresh_from_db()
         if attempt.status != AttemptStatus.RUNNING:
@@ -309,23 +313,20 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
         )
         after = executor.describe_group(ec2, group_id, role_arn=role, account_id=acct)
     except PermanentAwsError as exc:  # includes RoleAssumptionDenied
-        finish(attempt, _fail_outcome(attempt), str(exc), error_code=exc.code)
-        return attempt.outcome
+        return _record(attempt, _fail_outcome(attempt), str(exc), error_code=exc.code)
     except TransientAwsError as exc:
         if attempt.tries >= settings.REMEDIATION_MAX_TRIES:
             detail = f"gave up after {attempt.tries} tries; AWS kept answering {exc}"
-            finish(attempt, _fail_outcome(attempt), detail, error_code=exc.code)
-            return attempt.outcome
+            return _record(attempt, _fail_outcome(attempt), detail, error_code=exc.code)
         raise
     inventory.record_snapshot(account, change.region, attempt.plan["group_id"], after)
     if attempt.dry_run:
         detail = "dry run: permissions proven with DryRun, nothing changed"
-        finish(attempt, Outcome.DRY_RUN, detail, after=after, calls=calls)
-        return attempt.outcome
+        return _record(attempt, Outcome.DRY_RUN, detail, after=after, calls=calls)
     problems = planner.check(attempt.plan["expect"], after)
     if problems:
         detail = "not confirmed by DescribeSecurityGroupRules: " + "; ".join(problems)
-        finish(
+        return _record(
             attempt,
             _fail_outcome(attempt),
             detail,
@@ -333,10 +334,10 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
             after=after,
             calls=calls,
         )
-        return attempt.outcome
     summary = "; ".join(c["summary"] + f" [{c['result']}]" for c in calls)
-    finish(attempt, _success_outcome(attempt), f"confirmed: {summary}", after=after, calls=calls)
-    return attempt.outcome
+    return _record(
+        attempt, _success_outcome(attempt), f"confirmed: {summary}", after=after, calls=calls
+    )
 
 
 def give_up_change(change_id: int, reason: str, code: str) -> bool:
