@@ -312,6 +312,9 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
             ec2, attempt.plan, dry_run=attempt.dry_run, role_arn=role, account_id=acct
         )
         after = executor.describe_group(ec2, group_id, role_arn=role, account_id=acct)
+        missing = not after and not executor.group_exists(
+            ec2, group_id, role_arn=role, account_id=acct
+        )
     except PermanentAwsError as exc:  # includes RoleAssumptionDenied
         return _record(attempt, _fail_outcome(attempt), str(exc), error_code=exc.code)
     except TransientAwsError as exc:
@@ -335,6 +338,8 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
             calls=calls,
         )
     summary = "; ".join(c["summary"] + f" [{c['result']}]" for c in calls)
+    if missing:
+        summary += f"; group {group_id} no longer exists in account {acct}"
     return _record(
         attempt, _success_outcome(attempt), f"confirmed: {summary}", after=after, calls=calls
     )

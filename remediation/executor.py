@@ -69,6 +69,20 @@ def describe_group(ec2: BaseClient, group_id: str, *, role_arn: str, account_id:
     return snapshot_items(items)
 
 
+def group_exists(ec2: BaseClient, group_id: str, *, role_arn: str, account_id: str) -> bool:
+    """Whether the group exists in this account (a describe of its rules cannot tell an
+    empty group from a missing one)."""
+    try:
+        ec2.describe_security_groups(GroupIds=[group_id])
+    except ClientError as exc:
+        if _error(exc)[0] in NOT_FOUND_CODES:
+            return False
+        raise classify(exc, "DescribeSecurityGroups", role_arn, account_id) from exc
+    except BotoCoreError as exc:
+        raise TransientAwsError(type(exc).__name__, str(exc)) from exc
+    return True
+
+
 def _pause_for_tests() -> None:
     """Test-only: hold still after an EC2 call so a test can kill the worker mid-revert.
 

@@ -368,3 +368,44 @@ def test_it_ignores_changes_that_are_not_denied(ec2, group, account, approver):
     assert tasks.revert_change.apply(args=[999999]).get() is None
 
     assert not RevertAttempt.objects.exists()
+
+
+def test_it_confirms_rules_of_a_deleted_group_as_gone(ec2, group, account, approver):
+    rule = authorize(ec2, group, ingress(22))[0]
+    change = make_change(
+        account,
+        "AuthorizeSecurityGroupIngress",
+        group,
+        [rule_json("added", rule["definition"], rule["rule_id"])],
+    )
+    ec2.delete_security_group(GroupId=group)
+
+    assert revert(change, deny(change, approver)) == Outcome.REVERTED
+
+    attempt = RevertAttempt.objects.get()
+    assert attempt.calls[0]["code"] in ("InvalidGroup.NotFound", "InvalidPermission.NotFound")
+    assert f"group {group} no longer exists in account 111111111111" in attempt.detail
+
+
+def test_it_acts_in_the_change_s_member_account_only(aws_env, tenant, approver):
+    from tests.factories import AwsAccountFactory
+
+    accounts = [
+        AwsAccountFactory(tenant=tenant, account_id=n, name=f"member-{n}")
+        for n in ("111111111111", "222222222222")
+    ]
+    clients = [member_ec2(a) for a in accounts]
+    groups = [make_group(c) for c in clients]
+    rules = [authorize(c, g, ingress(22))[0] for c, g in zip(clients, groups, strict=True)]
+    change = make_change(
+        accounts[1],
+        "AuthorizeSecurityGroupIngress",
+        groups[1],
+        [rule_json("added", rules[1]["definition"], rules[1]["rule_id"])],
+    )
+
+    assert revert(change, deny(change, approver)) == Outcome.REVERTED
+
+    assert rules[1]["rule_id"] not in {r["rule_id"] for r in group_rules(clients[1], groups[1])}
+    assert rules[0]["rule_id"] in {r["rule_id"] for r in group_rules(clients[0], groups[0])}
+    assert RevertAttempt.objects.get().role_arn == "arn:aws:iam::222222222222:role/SgGuardSpoke"

@@ -152,3 +152,21 @@ def test_it_refreshes_the_inventory_when_changes_are_ingested(ec2, account, eage
     assert set(rows) == {r["rule_id"] for r in group_rules(ec2, group)}
     assert rows[added[0]["rule_id"]].definition == added[0]["definition"]
     assert all(r.present for r in rows.values())
+
+
+def test_it_reports_an_undo_that_cannot_be_applied(ec2, account, approver, eager):
+    group, added, change = denied_authorize(ec2, account, ingress(22))
+    change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
+    ec2.delete_security_group(GroupId=group)
+    change.refresh_from_db()
+
+    actions.request_undo(change, approver, "web")
+    change_decided.send(
+        sender=None, change_id=change.pk, decision_id=change.decisions.get(verdict="undo_revert").pk
+    )
+
+    undo = RevertAttempt.objects.get(kind=AttemptKind.UNDO)
+    assert undo.outcome == Outcome.UNDO_FAILED
+    assert "is not present" in undo.detail
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.REVERTED
