@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -167,8 +168,32 @@ def main() -> None:
             print(f"not reverted: {failed.count()}; rules left in the group: {len(remaining)}")
             tries = RevertAttempt.objects.filter(change__in=burst).values_list("tries", flat=True)
             print(f"burst: AWS tries per attempt: max={max(tries)}; worker log: {log}")
+            peaks = _peak_rss_mib(proc.pid)
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                "peak RSS: worker processes "
+                + ", ".join(f"{mib:.0f}" for mib in peaks)
+                + f" MiB; bench + moto server {own:.0f} MiB"
+            )
         finally:
             w.kill_worker(proc)
+
+
+def _peak_rss_mib(pgid: int) -> list[float]:
+    """VmHWM of every process in the worker's process group (main + pool children)."""
+    peaks = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return sorted(peaks, reverse=True)
 
 
 def _done(change) -> bool:
