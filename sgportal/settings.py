@@ -195,3 +195,31 @@ SLACK_CHANNEL_INTERVAL_S = 1.0
 SLACK_RATELIMIT_REDIS_URL = CELERY_BROKER_URL
 
 # remediation
+# Celery queue the remediation tasks run on (workers: `-Q celery,remediation`).
+REMEDIATION_QUEUE = env_str("SGPORTAL_REMEDIATION_QUEUE", "remediation")
+# AWS tries per attempt before giving up as revert_failed (throttling, 5xx).
+REMEDIATION_MAX_TRIES = env_int("SGPORTAL_REVERT_MAX_TRIES", 5, minimum=1)
+# Reverts running at once against one AWS account, across all workers (Redis slots).
+REMEDIATION_ACCOUNT_CONCURRENCY = env_int("SGPORTAL_REVERT_CONCURRENCY_PER_ACCOUNT", 2, minimum=1)
+# How long a slot held by a killed worker blocks its account.
+REMEDIATION_SLOT_TTL_S = env_int("SGPORTAL_REVERT_SLOT_TTL_S", 300, minimum=10)
+# Test only, inert unless DEBUG: a marker file path; the worker pauses once after an EC2 call.
+REMEDIATION_TEST_PAUSE_AFTER_EC2_CALL = (
+    env_str("SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL") if DEBUG else None
+)
+# Redis visibility timeout override (tests use a few seconds to see redelivery quickly);
+# the unacked sweep then runs every min(10, timeout) seconds instead of kombu's ~100 s.
+_visibility_timeout = env_int("SGPORTAL_BROKER_VISIBILITY_TIMEOUT_S", 0, minimum=0)
+if _visibility_timeout:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "visibility_timeout": _visibility_timeout,
+        "unacked_restore_interval": min(10, _visibility_timeout),
+        "unacked_restore_throttle": 1,
+    }
+# Beat: how often to look for reverts whose task was lost, and how old they must be
+# (longer than CELERY_TASK_TIME_LIMIT, so a running task is never doubled needlessly).
+REMEDIATION_SWEEP_INTERVAL_S = env_int("SGPORTAL_REVERT_SWEEP_INTERVAL_S", 300, minimum=10)
+REMEDIATION_STALE_AFTER_S = env_int(
+    "SGPORTAL_REVERT_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + 5 * 60, minimum=60
+)

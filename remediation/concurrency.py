@@ -1,0 +1,88 @@
+"""Who may act, and when: a per-account cap across workers, and one executor per attempt.
+
+- ``account_slot``: EC2 throttles per account and region, so at most
+  ``REMEDIATION_ACCOUNT_CONCURRENCY`` reverts run against one account at a time, across all
+  workers. A Redis sorted set per account holds the slots (acquired atomically in Lua);
+  a slot left behind by a killed worker expires after ``REMEDIATION_SLOT_TTL_S``. Without a
+  Redis broker (memory:// in some tests) it is a no-op.
+- ``attempt_lock``: a PostgreSQL session advisory lock on the attempt, so a redelivered
+  task never runs an attempt that another worker is still executing. PostgreSQL drops it
+  the moment a killed worker's connection goes away. On SQLite (single writer) a no-op.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import connection
+
+LOCK_BASE = 0x5347_0000_0000  # "SG": keeps our advisory keys apart from anyone else's
+
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[3])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class AccountBusy(Exception):
+    """Every slot for the account is taken; try again shortly (transient)."""
+
+
+class AttemptBusy(Exception):
+    """Another worker is executing this attempt right now (transient)."""
+
+
+@lru_cache(maxsize=1)
+def _redis():
+    url = settings.CELERY_BROKER_URL or ""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=10)
+
+
+@contextmanager
+def account_slot(account_key: str) -> Iterator[None]:
+    client = _redis()
+    if client is None:
+        yield
+        return
+    key = f"sgportal:revert-slots:{account_key}"
+    token = uuid.uuid4().hex
+    ttl = settings.REMEDIATION_SLOT_TTL_S
+    limit = settings.REMEDIATION_ACCOUNT_CONCURRENCY
+    if not client.eval(_ACQUIRE, 1, key, time.time(), token, ttl, limit):
+        raise AccountBusy(f"{limit} reverts already running in account {account_key}")
+    try:
+        yield
+    finally:
+        client.zrem(key, token)
+
+
+@contextmanager
+def attempt_lock(attempt_id: int) -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = LOCK_BASE + attempt_id
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        got = cursor.fetchone()[0]
+    if not got:
+        raise AttemptBusy(f"attempt {attempt_id} is being executed by another worker")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])

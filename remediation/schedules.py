@@ -1,0 +1,16 @@
+"""Remediation's beat entries, added to sgportal.schedules.PERIODIC_TASKS at startup."""
+
+from __future__ import annotations
+
+from sgportal.schedules import PERIODIC_TASKS, Periodic
+
+RESUME_STALE = Periodic(
+    "resume lost reverts (remediation)",
+    "remediation.tasks.resume_stale_attempts",
+    "REMEDIATION_SWEEP_INTERVAL_S",
+)
+
+
+def add_periodic_tasks() -> None:
+    if all(spec.task != RESUME_STALE.task for spec in PERIODIC_TASKS):
+        PERIODIC_TASKS.append(RESUME_STALE)
