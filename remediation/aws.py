@@ -35,6 +35,7 @@ from remediation.errors import (
     PermanentAwsError,
     RoleAssumptionDenied,
     TransientAwsError,
+    from_botocore,
 )
 from sgportal.models import AwsAccount, Tenant
 
@@ -131,7 +132,7 @@ def _assume(
     try:
         creds = sts.assume_role(**params)["Credentials"]
     except BotoCoreError as exc:
-        raise TransientAwsError(type(exc).__name__, str(exc)) from exc
+        raise from_botocore(exc) from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", ""), error.get("Message", "")

@@ -18,7 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from remediation import aws
-from remediation.errors import DENIED_CODES, TRANSIENT_CODES, PermanentAwsError, TransientAwsError
+from remediation.errors import (
+    DENIED_CODES,
+    TRANSIENT_CODES,
+    PermanentAwsError,
+    TransientAwsError,
+    from_botocore,
+)
 from remediation.inventory import snapshot_items
 
 logger = logging.getLogger(__name__)
@@ -65,7 +71,7 @@ def describe_group(ec2: BaseClient, group_id: str, *, role_arn: str, account_id:
             return []
         raise classify(exc, "DescribeSecurityGroupRules", role_arn, account_id) from exc
     except BotoCoreError as exc:
-        raise TransientAwsError(type(exc).__name__, str(exc)) from exc
+        raise from_botocore(exc) from exc
     return snapshot_items(items)
 
 
@@ -79,7 +85,7 @@ def group_exists(ec2: BaseClient, group_id: str, *, role_arn: str, account_id: s
             return False
         raise classify(exc, "DescribeSecurityGroups", role_arn, account_id) from exc
     except BotoCoreError as exc:
-        raise TransientAwsError(type(exc).__name__, str(exc)) from exc
+        raise from_botocore(exc) from exc
     return True
 
 
@@ -127,7 +133,7 @@ def run_calls(
             results.append(entry)
             continue
         except BotoCoreError as exc:
-            raise TransientAwsError(type(exc).__name__, str(exc)) from exc
+            raise from_botocore(exc) from exc
         entry["result"] = "ok"
         entry["request_id"] = response.get("ResponseMetadata", {}).get("RequestId", "")
         results.append(entry)

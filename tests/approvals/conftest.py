@@ -125,3 +125,16 @@ def post_signed(client, body: str, *, timestamp: int | None = None, signature: s
 
 def click(client, token: str, **kwargs):
     return post_signed(client, form_body(click_payload(token, **kwargs)))
+
+
+@pytest.fixture(autouse=True)
+def without_remediation():
+    """These tests stop at the approvals stage: a deny leaves the change ``denied``.
+    The whole flow, remediation included, is tested in tests/e2e/test_flow.py."""
+    from remediation import receivers
+    from sgportal import events
+
+    uid = "remediation.on_change_decided"
+    events.change_decided.disconnect(dispatch_uid=uid)
+    yield
+    events.change_decided.connect(receivers.on_change_decided, dispatch_uid=uid)

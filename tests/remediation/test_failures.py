@@ -182,3 +182,31 @@ def test_it_retries_a_throttled_assume_role(setup, client_hooks):
     assert tasks.revert_change.apply(args=[change.pk, decision.pk]).get() == Outcome.REVERTED
     assert state["left"] == 0
     assert RevertAttempt.objects.get().tries == 2
+
+
+def test_a_worker_without_aws_credentials_fails_closed_at_once(setup, client_hooks):
+    from botocore.exceptions import NoCredentialsError
+
+    ec2, group, rule, change, decision = setup
+    calls = {"n": 0}
+
+    def no_credentials(**kwargs):
+        calls["n"] += 1
+        raise NoCredentialsError()
+
+    def hook(client):
+        if client.meta.service_model.service_name == "ec2":
+            client.meta.events.register(
+                "before-call.ec2.RevokeSecurityGroupIngress", no_credentials
+            )
+
+    client_hooks.append(hook)
+
+    result = tasks.revert_change.apply(args=[change.pk, decision.pk]).get()
+
+    assert result == Outcome.REVERT_FAILED
+    assert calls["n"] == 1  # a configuration error is not retried
+    attempt = RevertAttempt.objects.get()
+    assert attempt.error_code == "NoCredentialsError"
+    assert "Give the worker AWS credentials" in attempt.detail
+    assert rule["rule_id"] in rule_ids(ec2, group)
