@@ -15,7 +15,8 @@ from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_
 from approvals.models import SlackMessage, Verdict, Via
 from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
-from sgportal.models import Membership, SlackIdentity, Tenant
+from sgportal.audit import record_audit
+from sgportal.models import AuditAction, Membership, SlackIdentity, Tenant
 from sgportal.tenancy import Role, has_role, roles_at_least
 
 VERDICTS = {APPROVE_ACTION: Verdict.APPROVE, DENY_ACTION: Verdict.DENY}
@@ -67,9 +68,26 @@ def handle_interaction(payload: dict) -> Reply:
         else None
     )
     if message is None:
-        known = bool(team_id) and Tenant.objects.filter(slack_team_id=team_id, active=True).exists()
+        team_tenant_id = (
+            Tenant.objects.filter(slack_team_id=team_id, active=True)
+            .values_list("pk", flat=True)
+            .first()
+            if team_id
+            else None
+        )
+        if team_tenant_id and token and verdict:
+            # A genuine (signed) click from a connected workspace on a button that is not its
+            # tenant's: forged, stale or cross-tenant. Same answer as unknown, but recorded.
+            record_audit(
+                team_tenant_id,
+                AuditAction.DECISION_REFUSED,
+                actor=f"slack:{team_id}/{slack_user_id}",
+                via=Via.SLACK,
+                object_type="approvals.SlackMessage",
+                after={"why": "button unknown in this workspace's tenant", "verdict": verdict},
+            )
         # Unknown, or another tenant's button: the same answer.
-        return Reply("refused", UNKNOWN_BUTTON if known else NOT_CONNECTED)
+        return Reply("refused", UNKNOWN_BUTTON if team_tenant_id else NOT_CONNECTED)
     tenant = message.change.tenant
     change = message.change
     slack_name = f"slack:{team_id}/{slack_user_id} ({_str(user.get('username')) or '?'})"

@@ -27,6 +27,16 @@ def nothing_written():
     return not Decision.objects.exists() and not AuditEntry.objects.exists()
 
 
+def only_refusals_recorded_in(tenant) -> bool:
+    """No decision anywhere; the only audit entries are refusals in ``tenant``'s chain."""
+    entries = list(AuditEntry.objects.values_list("tenant_id", "action"))
+    return (
+        not Decision.objects.exists()
+        and bool(entries)
+        and all(entry == (tenant.pk, "decision_refused") for entry in entries)
+    )
+
+
 @pytest.fixture
 def bob(approver, tenant):
     link(approver, tenant, "U0BOB0001")
@@ -135,10 +145,10 @@ def test_an_unknown_team_is_told_and_nothing_is_written(client, bob, message):
     assert nothing_written()
 
 
-def test_an_unknown_button_is_refused(client, bob, message):
+def test_an_unknown_button_is_refused_and_the_attempt_recorded(client, bob, message, tenant):
     response = click(client, "not-a-real-token")
     assert response.json()["text"] == UNKNOWN_BUTTON
-    assert nothing_written()
+    assert only_refusals_recorded_in(tenant)
 
 
 def test_an_outsider_cannot_use_a_button_of_another_tenant(
@@ -152,7 +162,8 @@ def test_an_outsider_cannot_use_a_button_of_another_tenant(
     assert response.status_code == unknown.status_code == 200
     assert response.json() == unknown.json()
     assert response.json()["text"] == UNKNOWN_BUTTON
-    assert nothing_written()
+    # Recorded in Globex's chain (their user's attempt), never in Acme's.
+    assert only_refusals_recorded_in(other_tenant)
     message.change.refresh_from_db()
     assert message.change.status == ChangeStatus.PENDING
 
