@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := postgresql redis-server redis-tools chromium
 
-.PHONY: help demo test test-fast lint fmt system-deps venv bench clean
+.PHONY: help demo test lint fmt system-deps venv bench clean
 
 help:
 	@echo "make demo   run the whole system on embedded defaults (SQLite, own Redis, AWS emulator, Slack stand-in)"
@@ -51,10 +51,6 @@ test: system-deps venv
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	scripts/with-services $(PY) -m pytest $(PYTEST_ARGS)
-
-# The suite on SQLite + the local Redis only (no PostgreSQL): quicker, less faithful.
-test-fast: venv
-	$(PY) -m pytest -m "not postgres" $(PYTEST_ARGS)
 
 bench: system-deps venv
 	scripts/with-services $(PY) bench/run_all.py

@@ -8,6 +8,7 @@ from approvals.slack import views as slack_views
 app_name = "approvals"
 
 urlpatterns = [
+    path("", views.change_list, name="queue"),
     path("slack/interactions/", slack_views.interactions, name="slack_interactions"),
     path("slack/link/<str:token>/", views.slack_link, name="slack_link"),
     path("changes/", views.change_list, name="change_list"),

@@ -17,17 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sgportal import validators
 from sgportal.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-# AWS's documented pattern for the EventDataStore parameter (ARN or id), 3-256 characters.
-EVENT_DATA_STORE_PATTERN = re.compile(r"^[a-zA-Z0-9._/\-:]{3,256}$")
-EVENT_DATA_STORE_ARN = re.compile(
-    r"^arn:aws(?:-[a-z]+)*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/(?P<id>[^/:]+)$"
-)
-# What goes into FROM: the bare id (a UUID for every store AWS creates).
-EVENT_DATA_STORE_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,127}$")
 _LAKE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -64,14 +58,10 @@ class InvalidLakeSetting(ValueError):
 
 def event_data_store_id(value: str) -> str:
     """The bare event data store id from an ARN or id, validated for use in SQL."""
-    value = (value or "").strip()
-    if not EVENT_DATA_STORE_PATTERN.match(value):
-        raise InvalidLakeSetting(f"{value[:80]!r} is not an event data store ARN or id.")
-    match = EVENT_DATA_STORE_ARN.match(value)
-    store_id = match.group("id") if match else value
-    if not EVENT_DATA_STORE_ID.match(store_id):
-        raise InvalidLakeSetting(f"{value[:80]!r} is not an event data store ARN or id.")
-    return store_id
+    try:
+        return validators.event_data_store_id(value)
+    except ValueError as exc:
+        raise InvalidLakeSetting(str(exc)) from None
 
 
 def lake_time(moment: datetime) -> str:

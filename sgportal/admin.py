@@ -22,8 +22,11 @@ from sgportal.models import (
     AwsAccount,
     Membership,
     SlackIdentity,
+    SlackStatus,
     Tenant,
 )
+
+SLACK_FIELDS = {"slack_team_id", "slack_channel_id", "slack_bot_token"}
 
 User = get_user_model()
 
@@ -105,6 +108,14 @@ class TenantAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Editing the Slack settings is how an admin fixes a "broken" Slack: posting resumes.
+        if SLACK_FIELDS & set(form.changed_data) or not change:
+            configured = bool(obj.slack_bot_token and obj.slack_channel_id and obj.slack_team_id)
+            obj.slack_status = SlackStatus.OK if configured else SlackStatus.UNCONFIGURED
+            obj.slack_error = ""
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(AwsAccount)

@@ -1,20 +1,17 @@
-"""Operational endpoints (/healthz, /metrics) and the portal home."""
+"""Operational endpoints: /healthz and /metrics."""
 
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
 from sgportal import metrics
-from sgportal.models import Membership
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +55,3 @@ def healthz(request) -> JsonResponse:
 @never_cache
 def metrics_view(request) -> HttpResponse:
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-@login_required
-def home(request):
-    memberships = Membership.objects.filter(user=request.user).select_related("tenant")
-    return render(request, "home.html", {"memberships": memberships})

@@ -12,13 +12,10 @@ from django.db.models import Q
 
 from sgportal.fields import EncryptedTextField
 from sgportal.tenancy import Role, TenantScopedQuerySet
+from sgportal.validators import event_data_store_id
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-# CloudTrail Lake event data store: an ARN, or the bare id (UUID-like) at its end.
-EVENT_DATA_STORE_RE = re.compile(
-    r"^(arn:aws(-[a-z]+)*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[a-zA-Z0-9._/\-:]{3,256}$"
-)
 EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 account_id_validator = RegexValidator(ACCOUNT_ID_RE, "An AWS account id is exactly 12 digits.")
@@ -103,13 +100,27 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            # A Slack click names only its workspace: one workspace, one tenant.
+            models.UniqueConstraint(
+                fields=["slack_team_id"],
+                condition=~Q(slack_team_id=""),
+                name="uniq_tenant_slack_team",
+                violation_error_message="Another tenant already uses this Slack workspace.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        if self.lake_event_data_store and not EVENT_DATA_STORE_RE.match(self.lake_event_data_store):
-            raise ValidationError({"lake_event_data_store": "Not an event data store ARN or id."})
+        if self.lake_event_data_store:
+            try:
+                event_data_store_id(self.lake_event_data_store)
+            except ValueError:
+                raise ValidationError(
+                    {"lake_event_data_store": "Not an event data store ARN or id."}
+                ) from None
         if self.lake_enabled and not (self.lake_event_data_store and self.lake_region):
             raise ValidationError("Lake polling needs an event data store and a region.")
 

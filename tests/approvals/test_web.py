@@ -109,6 +109,6 @@ def test_an_unknown_verdict_is_a_bad_request(client, approver, change):
     assert client.post(f"{detail(change)}decide/", {"verdict": "undo_revert"}).status_code == 400
 
 
-def test_the_root_view_is_untouched(client, viewer):
+def test_the_root_is_the_approval_queue(client, viewer):
     client.force_login(viewer)
-    assert client.get("/").templates[0].name == "home.html"
+    assert client.get("/").templates[0].name == "approvals/change_list.html"

@@ -275,3 +275,35 @@ def test_secrets_are_encrypted_at_rest(tenant):
     assert stored.startswith("fernet:") and "xoxb" not in stored
     tenant.refresh_from_db()
     assert tenant.slack_bot_token == "xoxb-stored-secret"
+
+
+def test_saving_slack_settings_clears_a_broken_slack(admin_client, tenant):
+    tenant.slack_bot_token = "xoxb-old"
+    tenant.slack_status = "broken"
+    tenant.slack_error = "invalid_auth"
+    tenant.save()
+    page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
+    data = {
+        k: v for k, v in page.context["adminform"].form.initial.items() if v not in (None, False)
+    }
+    data.pop("slug", None)
+    data.pop("active", None)
+    data.update({"slack_bot_token": "xoxb-new", "default_policy": "review"})
+    assert admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data).status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.slack_status, tenant.slack_error) == ("ok", "")
+
+
+def test_two_tenants_cannot_share_a_slack_workspace(admin_client, tenant, other_tenant):
+    page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
+    data = {
+        k: v for k, v in page.context["adminform"].form.initial.items() if v not in (None, False)
+    }
+    data.pop("slug", None)
+    data.pop("active", None)
+    data.update({"slack_team_id": other_tenant.slack_team_id, "default_policy": "review"})
+    response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
+    assert response.status_code == 200
+    assert b"Another tenant already uses this Slack workspace" in response.content
+    tenant.refresh_from_db()
+    assert tenant.slack_team_id == "TACME0001"

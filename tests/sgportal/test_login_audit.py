@@ -23,8 +23,15 @@ def test_a_failed_login_is_audited_without_logging_in(client, approver, tenant):
     assert entry.tenant == tenant and entry.object_repr == "bob-approver"
 
 
-def test_the_portal_home_needs_a_login_and_shows_only_own_tenants(client, approver, outsider):
+def test_the_portal_home_is_the_queue_of_the_users_own_tenants(
+    client, approver, outsider, account, other_account
+):
+    from tests.approvals.factories import ChangeFactory
+
+    ours = ChangeFactory(account=account, group_id="sg-0000000000000acme")
+    ChangeFactory(account=other_account, group_id="sg-00000000000globex")
     assert client.get("/").status_code == 302
     client.force_login(approver)
     page = client.get("/").content
-    assert b"Acme Corp" in page and b"Globex" not in page
+    assert f"/changes/{ours.pk}/".encode() in page
+    assert b"sg-0000000000000acme" in page and b"sg-00000000000globex" not in page

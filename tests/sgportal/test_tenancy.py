@@ -101,11 +101,34 @@ def test_a_valid_account_passes_validation(tenant):
     account.full_clean()
 
 
-@pytest.mark.parametrize("store", ["x'; DROP TABLE t; --", "eds id with spaces"])
+@pytest.mark.parametrize(
+    "store",
+    [
+        "x'; DROP TABLE t; --",
+        "eds id with spaces",
+        "a.b",
+        "arn:aws:cloudtrail:us-east-1:1:eventdatastore/x",
+    ],
+)
 def test_tenants_refuse_a_malformed_event_data_store(tenant, store):
     tenant.lake_event_data_store = store
     with pytest.raises(ValidationError, match="event data store"):
         tenant.full_clean()
+
+
+@pytest.mark.parametrize(
+    ("store", "store_id"),
+    [
+        ("EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE", "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"),
+        ("arn:aws:cloudtrail:eu-west-1:333333333333:eventdatastore/abc-123", "abc-123"),
+    ],
+)
+def test_the_admin_and_the_poller_share_one_store_check(tenant, store, store_id):
+    from ingestion.lake import event_data_store_id
+
+    tenant.lake_event_data_store = store
+    tenant.full_clean()
+    assert event_data_store_id(store) == store_id
 
 
 def test_a_tenant_with_lake_needs_a_store_and_region(tenant):
