@@ -70,6 +70,40 @@ def _rule_to_record(rule: dict, account_id: str) -> dict:
     return item
 
 
+def _identity(arn: str, account_id: str, *, console: bool) -> dict:
+    """A userIdentity block for an IAM user or an assumed-role session ARN."""
+    principal = uuid.uuid4().hex[:17].upper()
+    if ":assumed-role/" not in arn:
+        return {
+            "type": "IAMUser",
+            "principalId": f"AIDA{principal}",
+            "arn": arn,
+            "accountId": account_id,
+            "userName": arn.rsplit("/", 1)[-1],
+        }
+    role, session = arn.split(":assumed-role/", 1)[1].split("/", 1)
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA{principal}:{session}",
+        "arn": arn,
+        "accountId": account_id,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": f"AROA{principal}",
+                "arn": f"arn:aws:iam::{account_id}:role/{role}",
+                "accountId": account_id,
+                "userName": role,
+            },
+            "attributes": {
+                "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "mfaAuthenticated": "false",
+            },
+        },
+        **({"sessionCredentialFromConsole": "true"} if console else {}),
+    }
+
+
 def authorize(
     ec2,
     *,
@@ -88,13 +122,7 @@ def authorize(
     actor_arn = actor_arn or f"arn:aws:iam::{account_id}:user/alice"
     return {
         "eventVersion": "1.10",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDA" + uuid.uuid4().hex[:17].upper(),
-            "arn": actor_arn,
-            "accountId": account_id,
-            "userName": actor_arn.rsplit("/", 1)[-1],
-        },
+        "userIdentity": _identity(actor_arn, account_id, console=user_agent == "AWS Internal"),
         "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "ec2.amazonaws.com",
         "eventName": "AuthorizeSecurityGroupEgress" if egress else "AuthorizeSecurityGroupIngress",

@@ -6,7 +6,10 @@ seeds the demo tenant, and runs the web server, a Celery worker, beat, and the d
 change trickle (when the ingestion app ships it). Ctrl-C stops everything.
 
     python scripts/demo.py            run until Ctrl-C
-    python scripts/demo.py --smoke    start everything, check /healthz and the login page, stop
+    python scripts/demo.py --smoke    start everything, log in, wait for a change, deny it,
+                                      check it was reverted, stop (exit 0 when all worked)
+
+DEMO_DATA overrides where the database and logs go (default: demo-data/).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "demo-data"
+DATA = Path(os.environ.get("DEMO_DATA") or ROOT / "demo-data")
 PY = sys.executable
 
 
@@ -47,6 +50,59 @@ def wait_for(url: str, timeout: float = 60) -> bool:
 
 def has_module(name: str) -> bool:
     return (ROOT / (name.replace(".", "/") + ".py")).exists()
+
+
+def smoke(url: str) -> bool:
+    """What a person does with the demo: log in, watch a change arrive in the queue, deny
+    it, and see it reverted. Prints each step; True when all of them worked."""
+    import http.cookiejar
+    import re
+    from urllib.parse import urlencode
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def get(path: str) -> str:
+        with opener.open(f"{url}{path}", timeout=10) as response:
+            return response.read().decode()
+
+    def post(path: str, data: dict, referer: str) -> str:
+        token = next(c.value for c in jar if c.name == "csrftoken")
+        request = urllib.request.Request(  # noqa: S310 (the demo's own local URL)
+            f"{url}{path}",
+            data=urlencode({**data, "csrfmiddlewaretoken": token}).encode(),
+            headers={"Referer": f"{url}{referer}"},
+        )
+        with opener.open(request, timeout=10) as response:
+            return response.read().decode()
+
+    get("/accounts/login/")
+    page = post(
+        "/accounts/login/", {"login": "reviewer", "password": "sgportal-demo"}, "/accounts/login/"
+    )
+    print(f"smoke: logged in as reviewer: {'Log out' in page}")
+    deadline = time.monotonic() + 90
+    change_id = None
+    while time.monotonic() < deadline and change_id is None:
+        found = re.search(r'href="/changes/(\d+)/"', get("/?status=pending"))
+        change_id = found and found.group(1)
+        if not change_id:
+            time.sleep(1)
+    print(f"smoke: a change arrived in the queue: {change_id}")
+    if not change_id:
+        return False
+    post(
+        f"/changes/{change_id}/decide/",
+        {"verdict": "deny", "reason": "demo smoke"},
+        f"/changes/{change_id}/",
+    )
+    status = ""
+    while time.monotonic() < deadline and status not in ("Reverted", "Revert failed"):
+        found = re.search(r'class="badge">([^<]+)<', get(f"/changes/{change_id}/"))
+        status = found.group(1) if found else ""
+        time.sleep(0.5)
+    print(f"smoke: denied change {change_id}, now: {status or 'unknown'}")
+    return status == "Reverted"
 
 
 class Supervisor:
@@ -166,7 +222,8 @@ def main() -> int:
         )
         sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"], env)
         if has_module("ingestion/management/commands/demo_trickle"):
-            sup.start("trickle", [PY, "manage.py", "demo_trickle"], env)
+            every = "3" if args.smoke else "20"
+            sup.start("trickle", [PY, "manage.py", "demo_trickle", "--interval", every], env)
         url = f"http://127.0.0.1:{web_port}"
         if not wait_for(f"{url}/healthz"):
             print(f"The web server did not come up; see {DATA}/web.log", file=sys.stderr)
@@ -175,13 +232,10 @@ def main() -> int:
         print("  login: reviewer / sgportal-demo (approver), admin / sgportal-demo (tenant admin)")
         print(f"  logs: {DATA}/*.log    Ctrl-C to stop\n")
         if args.smoke:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:  # noqa: S310
-                healthy = r.status == 200
-            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=5) as r:  # noqa: S310
-                login_page = b"password" in r.read().lower()
+            ok = smoke(url)
             dead = sup.dead()
-            print(f"smoke: healthz={healthy} login_page={login_page} dead={dead}")
-            return 0 if healthy and login_page and not dead else 1
+            print(f"smoke: {'ok' if ok and not dead else 'FAILED'} dead={dead}")
+            return 0 if ok and not dead else 1
         while True:
             time.sleep(2)
             dead = sup.dead()
