@@ -62,3 +62,12 @@ def send_ephemeral(response_url: str, text: str) -> str:
         text=text, response_type="ephemeral", replace_original=False
     )
     return "sent"
+
+
+@shared_task(acks_late=True)
+def apply_policy(tenant_id: int, change_ids: list[int]) -> dict[str, int]:
+    """The policy step for one stored page of changes (idempotent: only ``pending`` changes
+    without a decision or Slack message are touched, so a redelivery does nothing twice)."""
+    from approvals import policy
+
+    return policy.apply_policy(tenant_id, change_ids)

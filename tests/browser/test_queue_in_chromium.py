@@ -1,0 +1,110 @@
+"""A reviewer in a real browser (Debian's Chromium, driven by Playwright): logs in, finds a
+change in the queue, denies it, and sees it reverted; an outsider sees none of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from ingestion import simulate
+from ingestion.models import Source
+from ingestion.parser import parse_record
+from ingestion.store import own_role_arns, store_changes
+from sgportal.celery import app as celery_app
+from tests.remediation.conftest import aws_env  # noqa: F401 (fixture: moto for every AWS call)
+from tests.remediation.helpers import REGION, group_rules, make_group, member_ec2
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium not installed"),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def eager_tasks():
+    old = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = old
+
+
+def login(browser, live_server, username):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", "pw-Secret-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return page
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_a_reviewer_denies_a_change_in_the_browser_and_sees_it_reverted(
+    transactional_db,
+    live_server,
+    browser_page,
+    eager_tasks,
+    tenant,
+    account,
+    approver,
+    outsider,
+    tmp_path,
+):
+    ec2 = member_ec2(account, REGION)
+    group = make_group(ec2, "payments-web")
+    record = simulate.authorize(
+        ec2,
+        group_id=group,
+        account_id=account.account_id,
+        region=REGION,
+        permissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    rule_id = record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"]
+    parsed = parse_record(record, own_role_arns=own_role_arns(tenant))
+    change_id = store_changes(tenant, [parsed], source=Source.MANUAL).new_ids[0]
+
+    page = login(browser_page, live_server, approver.username)
+    assert "tcp/22 from 0.0.0.0/0" in page.inner_text("table")
+    page.click(f"a[href='/changes/{change_id}/']")
+    page.click("button[value=deny]")
+    page.wait_for_load_state()
+    page.screenshot(path=str(tmp_path / "denied.png"))
+    assert "Reverted" in page.inner_text("body")
+    assert rule_id not in {r["rule_id"] for r in group_rules(ec2, group)}
+
+    other = login(browser_page, live_server, outsider.username)
+    assert f"/changes/{change_id}/" not in other.content()
+    response = other.goto(f"{live_server.url}/changes/{change_id}/")
+    assert response.status == 404
