@@ -18,15 +18,12 @@ from ingestion import simulate
 from ingestion.models import ChangeStatus, SecurityGroupChange, Source
 from ingestion.parser import parse_record
 from ingestion.store import own_role_arns, store_changes
-from remediation import aws
 from sgportal.audit import verify_chain
 from sgportal.models import AuditAction, AuditEntry
 from tests.approvals.conftest import SIGNING_SECRET, click, link
 from tests.e2e.worker import (
-    FAKE_CREDENTIALS,
     database_url,
     kill_worker,
-    moto_server,
     start_worker,
     wait_for,
     worker_env,
@@ -43,17 +40,6 @@ OPEN_SSH = [
         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "debug, remove me"}],
     }
 ]
-
-
-@pytest.fixture
-def endpoint(monkeypatch):
-    with moto_server() as url:
-        for key, value in FAKE_CREDENTIALS.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        aws.clear_cache()
-        yield url
-    aws.clear_cache()
 
 
 @pytest.fixture

@@ -11,14 +11,12 @@ from django.conf import settings
 from django.db import connection
 
 from ingestion.models import ChangeStatus
-from remediation import aws, tasks
+from remediation import tasks
 from remediation.models import AttemptStatus, RevertAttempt
 from sgportal.models import AuditAction, AuditEntry
 from tests.e2e.worker import (
-    FAKE_CREDENTIALS,
     database_url,
     kill_worker,
-    moto_server,
     start_worker,
     wait_for,
     worker_env,
@@ -35,17 +33,6 @@ from tests.remediation.helpers import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def endpoint(monkeypatch):
-    with moto_server() as url:
-        for key, value in FAKE_CREDENTIALS.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        aws.clear_cache()
-        yield url
-    aws.clear_cache()
 
 
 def test_it_revokes_once_when_the_worker_dies_mid_revert(
