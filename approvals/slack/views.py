@@ -8,14 +8,36 @@ from __future__ import annotations
 
 import json
 
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from approvals import tasks
-from approvals.slack.interactions import handle_interaction
+from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
+
+# Slack gives up after 3 s: a click never waits longer than this for a row another
+# transaction holds (the change, the audit chain head); it is told to click again instead.
+LOCK_TIMEOUT = "2s"
+BUSY = (
+    "sgportal is busy with this change right now, so nothing was recorded. Click again in a moment."
+)
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _handle_within_deadline(payload: dict) -> Reply:
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            return handle_interaction(payload)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return Reply("busy", BUSY)
 
 
 @csrf_exempt
@@ -26,7 +48,7 @@ def interactions(request: HttpRequest) -> JsonResponse:
         payload = json.loads(QueryDict(request.body, encoding="utf-8")["payload"])
     except (KeyError, ValueError, UnicodeDecodeError):
         return JsonResponse({"error": "bad_payload"}, status=400)
-    reply = handle_interaction(payload)
+    reply = _handle_within_deadline(payload)
     body: dict = {"outcome": reply.outcome}
     if reply.text:
         # block_actions ignore the response body, so the note also goes via response_url.

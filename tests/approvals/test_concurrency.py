@@ -84,3 +84,45 @@ def test_concurrent_clicks_in_slack_leave_exactly_one_decision(
         assert outcomes == ["decided", "refused"]
         assert Decision.objects.filter(change=message.change).count() == 1
     assert AuditEntry.objects.filter(action=AuditAction.DECIDE).count() == ROUNDS
+
+
+def test_a_click_on_a_change_locked_elsewhere_is_told_to_retry_and_writes_nothing(
+    transactional_db, account, approver
+):
+    """Slack gives up after 3 s: a click does not wait on a row lock held elsewhere (here a
+    long transaction holding the change) beyond the lock timeout; it writes nothing, says
+    so, and a later click decides."""
+    from django.db import transaction
+
+    from approvals.slack.views import BUSY
+
+    link(approver, account.tenant, "U0BOB0001")
+    message = SlackMessageFactory(change=ChangeFactory(account=account))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        try:
+            with transaction.atomic():
+                SecurityGroupChange.objects.select_for_update().get(pk=message.change_id)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        response = click(Client(), message.action_token, action="deny")
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "busy"
+    assert response.json()["text"] == BUSY
+    assert not Decision.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+    again = click(Client(), message.action_token, action="deny")
+    assert again.json()["outcome"] == "decided"
+    assert Decision.objects.get().verdict == "deny"
