@@ -25,9 +25,16 @@ from ingestion.lake import InvalidLakeSetting, LakeClient, LakeError, ResultPage
 from ingestion.lake import build_query as build_lake_query
 from ingestion.locks import tenant_poll_lock
 from ingestion.models import LakeCursor, PollKind, PollRun, PollStatus, Source
-from ingestion.parser import ParsedChange, parse_text
+from ingestion.parser import parse_text
 from ingestion.pipeline import read_ahead
-from ingestion.store import StoreResult, own_role_arns, store_changes
+from ingestion.store import (
+    PreparedPage,
+    StoreResult,
+    account_pks,
+    own_role_arns,
+    prepare_page,
+    store_prepared,
+)
 from sgportal.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -135,9 +142,12 @@ def poll_window(
         if outcome.status != "FINISHED":
             error = outcome.error or f"query ended {outcome.status}"
             return _finish(run, _OUTCOME_STATUS[outcome.status], error=error)
-        roles = tuple(own_role_arns(tenant))
-        for page, parsed in read_ahead(lake.pages(run.query_id), partial(_parse_page, roles)):
-            result = store_changes(tenant, parsed, source=Source.LAKE)
+        # Parsing and row building happen in the read-ahead thread; this one only writes.
+        prepare = partial(
+            _prepare_page, tenant.pk, tuple(own_role_arns(tenant)), account_pks(tenant)
+        )
+        for page, prepared in read_ahead(lake.pages(run.query_id), prepare):
+            result = store_prepared(prepared)
             run.rows_read += len(page.events)
             run.new_changes += result.new
             run.duplicates += result.duplicates
@@ -160,8 +170,12 @@ def poll_window(
     return _finish(run, PollStatus.SUCCEEDED)
 
 
-def _parse_page(roles: tuple[str, ...], page: ResultPage) -> list[ParsedChange]:
-    return [parse_text(event, own_role_arns=roles) for event in page.events]
+def _prepare_page(
+    tenant_id: int, roles: tuple[str, ...], accounts: dict[str, int], page: ResultPage
+) -> PreparedPage:
+    """Parse a Lake page and build its rows (no database access: runs in read-ahead)."""
+    parsed = [parse_text(event, own_role_arns=roles) for event in page.events]
+    return prepare_page(tenant_id, parsed, source=Source.LAKE, accounts=accounts)
 
 
 def _finish(run: PollRun, status: str, *, error: str = "") -> PollRun:

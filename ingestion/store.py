@@ -47,33 +47,63 @@ def own_role_arns(tenant: Tenant | int) -> list[str]:
     return list(accounts.values_list("spoke_role_arn", flat=True))
 
 
+@dataclass
+class PreparedPage:
+    """A page of changes as database rows, built without touching the database (so it can
+    be built in the read-ahead thread while the previous page is being written)."""
+
+    tenant_id: int
+    rows: list[list]
+    received: int  # changes handed in, duplicates within the page included
+    unparseable: int
+
+
+def account_pks(tenant: Tenant | int) -> dict[str, int]:
+    """The tenant's AWS accounts: 12-digit id -> AwsAccount pk (to link each change)."""
+    accounts = AwsAccount.objects.for_tenant(tenant)
+    return dict(accounts.values_list("account_id", "pk"))
+
+
+def prepare_page(
+    tenant_id: int, changes: Sequence[ParsedChange], *, source: str, accounts: dict[str, int]
+) -> PreparedPage:
+    """Rows for the changes, one per event id (the first one seen wins)."""
+    unique: dict[str, ParsedChange] = {}
+    for change in changes:
+        unique.setdefault(change.event_id, change)
+    now = timezone.now()
+    return PreparedPage(
+        tenant_id=tenant_id,
+        rows=[_row(change, tenant_id, source, accounts, now) for change in unique.values()],
+        received=len(changes),
+        unparseable=sum(1 for c in unique.values() if c.parse_error),
+    )
+
+
+def store_prepared(page: PreparedPage) -> StoreResult:
+    """Insert the page's rows that are new for the tenant, in one transaction."""
+    result = StoreResult(unparseable=page.unparseable)
+    if not page.rows:
+        return result
+    batch = len(page.rows) if connection.vendor == "postgresql" else _BATCH_ROWS
+    with transaction.atomic():
+        for start in range(0, len(page.rows), batch):
+            result.new_ids.extend(_insert_ignoring_conflicts(page.rows[start : start + batch]))
+        if result.new_ids:
+            transaction.on_commit(partial(_announce, page.tenant_id, list(result.new_ids)))
+    result.duplicates = page.received - len(result.new_ids)
+    return result
+
+
 def store_changes(
     tenant: Tenant | int, changes: Sequence[ParsedChange], *, source: str
 ) -> StoreResult:
     """Insert the changes that are new for the tenant, in one transaction; skip the rest."""
     tenant_id = getattr(tenant, "pk", tenant)
-    result = StoreResult()
     if not changes:
-        return result
-    unique: dict[str, ParsedChange] = {}
-    for change in changes:
-        unique.setdefault(change.event_id, change)
-    accounts = dict(
-        AwsAccount.objects.for_tenant(tenant_id)
-        .filter(account_id__in={c.aws_account_id for c in unique.values() if c.aws_account_id})
-        .values_list("account_id", "pk")
-    )
-    now = timezone.now()
-    rows = [_row(change, tenant_id, source, accounts, now) for change in unique.values()]
-    batch = len(rows) if connection.vendor == "postgresql" else _BATCH_ROWS
-    with transaction.atomic():
-        for start in range(0, len(rows), batch):
-            result.new_ids.extend(_insert_ignoring_conflicts(rows[start : start + batch]))
-        if result.new_ids:
-            transaction.on_commit(partial(_announce, tenant_id, list(result.new_ids)))
-    result.duplicates = len(changes) - len(result.new_ids)
-    result.unparseable = sum(1 for c in unique.values() if c.parse_error)
-    return result
+        return StoreResult()
+    page = prepare_page(tenant_id, changes, source=source, accounts=account_pks(tenant_id))
+    return store_prepared(page)
 
 
 def _announce(tenant_id: int, change_ids: list[int]) -> None:
