@@ -152,7 +152,7 @@ def _record(change, *, verdict, via, user, actor_name, reason, now):
         change_id, decision_id = change.pk, decision.pk
         transaction.on_commit(
             lambda: events.change_decided.send(
-                sender=Decision, change_id=change_id, decision_id=decision_id
+                sender=Decision, change_id=change_id, decision_id=decision_id, verdict=verdict
             )
         )
     return decision, before_status, after_status

@@ -12,8 +12,11 @@ from approvals.models import Decision, Verdict
 from remediation import tasks
 
 
-def on_change_decided(sender, *, change_id: int, decision_id: int, **kwargs) -> None:
-    verdict = Decision.objects.filter(pk=decision_id).values_list("verdict", flat=True).first()
+def on_change_decided(
+    sender, *, change_id: int, decision_id: int, verdict: str | None = None, **kwargs
+) -> None:
+    if verdict is None:  # a sender that does not say: look it up
+        verdict = Decision.objects.filter(pk=decision_id).values_list("verdict", flat=True).first()
     if verdict == Verdict.DENY:
         tasks.enqueue(tasks.revert_change, change_id, decision_id)
     elif verdict == Verdict.UNDO_REVERT:

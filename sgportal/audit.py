@@ -76,7 +76,9 @@ def record_audit(
         object_type = object_type or obj._meta.label
         object_id = object_id or obj.pk
         object_repr = object_repr if object_repr is not None else str(obj)
-    with transaction.atomic():
+    # Joins the caller's transaction without a savepoint of its own: if writing the entry
+    # fails, the action it records must not commit either.
+    with transaction.atomic(savepoint=False):
         head = _lock_head(tenant_id)
         entry = AuditEntry(
             tenant_id=tenant_id,

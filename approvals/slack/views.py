@@ -6,9 +6,10 @@ after commit, so the answer comes well inside Slack's 3 seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -28,16 +29,21 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _handle_within_deadline(payload: dict) -> Reply:
+    postgres = connection.vendor == "postgresql"
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            return handle_interaction(payload)
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        return handle_interaction(payload)
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         return Reply("busy", BUSY)
+    finally:
+        if postgres:  # the connection outlives the request: leave its default in place
+            # A connection too broken to RESET is discarded by Django at the request's end.
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
 
 
 @csrf_exempt
