@@ -22,14 +22,11 @@ from tests.e2e.worker import (
     worker_env,
 )
 from tests.remediation.helpers import (
-    authorize,
+    authorized_ingress,
     deny,
     group_rules,
-    ingress,
-    make_change,
     make_group,
     member_ec2,
-    rule_json,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(120)]
@@ -40,13 +37,7 @@ def test_it_revokes_once_when_the_worker_dies_mid_revert(
 ):
     ec2 = member_ec2(account)
     group = make_group(ec2)
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     decision = deny(change, approver)
     queue = f"remediation-e2e-{uuid.uuid4().hex[:8]}"
     marker = tmp_path / "paused"

@@ -121,6 +121,19 @@ def make_change(
     )
 
 
+def authorized_ingress(ec2, group_id: str, account, port: int = 22):
+    """Authorize tcp/``port`` from anywhere in moto; (its snapshot entry, the change that
+    records it, status denied)."""
+    rule = authorize(ec2, group_id, ingress(port))[0]
+    change = make_change(
+        account,
+        "AuthorizeSecurityGroupIngress",
+        group_id,
+        [rule_json("added", rule["definition"], rule["rule_id"])],
+    )
+    return rule, change
+
+
 def deny(change: SecurityGroupChange, user=None, via: str = "web") -> Decision:
     return Decision.objects.create(
         change=change,

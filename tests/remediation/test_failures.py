@@ -12,14 +12,11 @@ from remediation import tasks
 from remediation.models import Outcome, RevertAttempt
 from sgportal.metrics import render
 from tests.remediation.helpers import (
-    authorize,
+    authorized_ingress,
     deny,
     group_rules,
-    ingress,
-    make_change,
     make_group,
     member_ec2,
-    rule_json,
     throttle,
 )
 
@@ -30,13 +27,7 @@ pytestmark = pytest.mark.django_db
 def setup(aws_env, account, approver):
     ec2 = member_ec2(account)
     group = make_group(ec2)
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     return ec2, group, rule, change, deny(change, approver)
 
 

@@ -16,6 +16,7 @@ from sgportal.models import AuditAction, AuditEntry
 from tests.remediation.helpers import (
     REGION,
     authorize,
+    authorized_ingress,
     deny,
     group_rules,
     ingress,
@@ -117,13 +118,7 @@ def test_it_fails_when_the_describe_contradicts_a_successful_call(
 ):
     """EC2 can answer true while revoking nothing (default VPC mismatches): only the
     describe decides."""
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
 
     class Ok:
         status_code = 200
@@ -264,13 +259,7 @@ def test_it_does_not_revert_group_creation_or_deletion(
 
 
 def test_it_counts_a_rule_deleted_out_of_band_as_reverted_once(ec2, group, account, approver):
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     ec2.revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=[rule["rule_id"]])
     decision = deny(change, approver)
 
@@ -285,13 +274,7 @@ def test_it_counts_a_rule_deleted_out_of_band_as_reverted_once(ec2, group, accou
 def test_it_resumes_a_running_attempt_after_a_crash_and_records_it_once(
     ec2, group, account, approver
 ):
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     decision = deny(change, approver)
     attempt = actions.start_revert(change.pk, decision.pk)
     # The first worker revoked the rule and died before recording anything.
@@ -312,13 +295,7 @@ def test_it_resumes_a_running_attempt_after_a_crash_and_records_it_once(
 def test_it_sends_revert_finished_after_commit(
     ec2, group, account, approver, django_capture_on_commit_callbacks
 ):
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     received = []
 
     def receiver(sender, **kwargs):
@@ -344,13 +321,7 @@ def test_it_sends_revert_finished_after_commit(
 
 
 def test_it_marks_a_policy_deny_as_auto_reverted(ec2, group, account):
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
 
     assert revert(change, deny(change, None, via="policy")) == Outcome.AUTO_REVERTED
 
@@ -371,13 +342,7 @@ def test_it_ignores_changes_that_are_not_denied(ec2, group, account, approver):
 
 
 def test_it_confirms_rules_of_a_deleted_group_as_gone(ec2, group, account, approver):
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
     ec2.delete_security_group(GroupId=group)
 
     assert revert(change, deny(change, approver)) == Outcome.REVERTED

@@ -10,13 +10,10 @@ from django.utils import timezone
 
 from remediation import aws, tasks
 from tests.remediation.helpers import (
-    authorize,
+    authorized_ingress,
     deny,
-    ingress,
-    make_change,
     make_group,
     member_ec2,
-    rule_json,
 )
 
 pytestmark = pytest.mark.django_db
@@ -66,13 +63,7 @@ def test_it_assumes_hub_then_spoke_with_external_ids_and_source_identity(
     tenant.save()
     ec2 = member_ec2(account)
     group = make_group(ec2)
-    rule = authorize(ec2, group, ingress(22))[0]
-    change = make_change(
-        account,
-        "AuthorizeSecurityGroupIngress",
-        group,
-        [rule_json("added", rule["definition"], rule["rule_id"])],
-    )
+    rule, change = authorized_ingress(ec2, group, account, 22)
 
     assert tasks.revert_change.apply(args=[change.pk, deny(change, approver).pk]).get() == (
         "reverted"
