@@ -218,9 +218,10 @@ class ScopedUserAdmin(UserAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         with transaction.atomic():
-            before = snapshot(User.objects.get(pk=obj.pk)) if change else None
-            if not request.user.is_superuser:
-                obj.is_superuser = False if not change else User.objects.get(pk=obj.pk).is_superuser
+            stored = User.objects.get(pk=obj.pk) if change else None
+            before = snapshot(stored) if stored else None
+            if not request.user.is_superuser:  # never granted here, whatever was posted
+                obj.is_superuser = stored.is_superuser if stored else False
             super().save_model(request, obj, form, change)
             after = snapshot(obj)
             for data in (before, after):
