@@ -4,20 +4,30 @@
 transaction: it locks the tenant's chain head (SELECT … FOR UPDATE), so concurrent writers
 queue up instead of forking the chain, and the entry commits or rolls back with the
 action it records. ``verify_chain`` recomputes every hash.
+
+Every writer of a tenant queues on that one row until its transaction ends, so the time
+between locking the head and committing bounds how many entries per second a tenant can
+take. On PostgreSQL the lock, the insert and the head update are therefore one statement
+(``_APPEND_SQL``), with the hash computed by the database from text Python prepared: the
+head is locked for one round trip instead of three plus the Python work between them.
+Elsewhere (SQLite, which serializes writers anyway) the same entry is written with the ORM.
+Both produce the hash ``AuditEntry.compute_hash`` recomputes.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from sgportal.context import current_request_id
 from sgportal.fields import EncryptedTextField
 from sgportal.models import AuditChainHead, AuditEntry, Tenant
-from sgportal.models.audit import GENESIS_HASH, normalize_json
+from sgportal.models.audit import GENESIS_HASH, canonical_json, normalize_json
 
 MASK = "********"
 
@@ -48,12 +58,92 @@ def _lock_head(tenant_id: int) -> AuditChainHead:
     try:
         return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
     except AuditChainHead.DoesNotExist:
-        try:
-            with transaction.atomic():
-                AuditChainHead.objects.create(tenant_id=tenant_id)
-        except IntegrityError:
-            pass  # another writer created it first
+        _create_head(tenant_id)
         return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
+
+
+def _create_head(tenant_id: int) -> None:
+    try:
+        with transaction.atomic():
+            AuditChainHead.objects.create(tenant_id=tenant_id)
+    except IntegrityError:
+        pass  # another writer created it first
+
+
+def _append_with_orm(entry: AuditEntry) -> None:
+    head = _lock_head(entry.tenant_id)
+    entry.seq, entry.prev_hash = head.seq + 1, head.hash
+    entry.hash = entry.compute_hash()
+    entry.save()
+    AuditChainHead.objects.filter(pk=head.pk).update(seq=entry.seq, hash=entry.hash)
+
+
+# The columns _APPEND_SQL fills from parameters, in order (seq, prev_hash and hash come
+# from the locked head).
+_PARAM_FIELDS = (
+    "tenant_id", "created_at", "actor_id", "actor_name", "via", "request_id", "action",
+    "object_type", "object_id", "object_repr", "before", "after",
+)  # fmt: skip
+
+
+@cache
+def _append_sql() -> str:
+    """Lock the head, insert the entry hashed from head + Python's text, move the head."""
+    q = connection.ops.quote_name
+    entries, heads = q(AuditEntry._meta.db_table), q(AuditChainHead._meta.db_table)
+    column = {f.attname: q(f.column) for f in AuditEntry._meta.concrete_fields}
+    values = ", ".join(
+        "%s::jsonb" if name in ("before", "after") else "%s" for name in _PARAM_FIELDS
+    )
+    # Only names from the models' metadata are formatted in; every value is a parameter.
+    return f"""
+        WITH head AS (
+            SELECT seq + 1 AS seq, hash AS prev_hash FROM {heads} WHERE tenant_id = %s FOR UPDATE
+        ), entry AS (
+            INSERT INTO {entries} ({", ".join(column[n] for n in _PARAM_FIELDS)},
+                {column["seq"]}, {column["prev_hash"]}, {column["hash"]})
+            SELECT {values}, head.seq, head.prev_hash,
+                encode(sha256(convert_to(
+                    %s || head.prev_hash || %s || head.seq::text || %s, 'UTF8')), 'hex')
+            FROM head
+            RETURNING {column["id"]}, {column["seq"]}, {column["prev_hash"]}, {column["hash"]}
+        )
+        UPDATE {heads} AS h SET seq = entry.seq, hash = entry.hash
+        FROM entry WHERE h.tenant_id = %s
+        RETURNING entry.*
+    """  # noqa: S608
+
+
+def _hash_text_parts(entry: AuditEntry) -> tuple[str, str, str]:
+    """``entry``'s canonical JSON cut where the head's hash and the next seq go.
+
+    The cut points are random markers, so no stored text can imitate them.
+    """
+    prev_marker, seq_marker = secrets.token_hex(16), secrets.token_hex(16)
+    entry.prev_hash, entry.seq = prev_marker, seq_marker
+    text = canonical_json(entry.content())
+    before_prev, after_prev = text.split(prev_marker)  # inside the JSON string's quotes
+    middle, after_seq = after_prev.split(f'"{seq_marker}"')  # a number: drop the quotes
+    return before_prev, middle, after_seq
+
+
+def _append_in_one_statement(entry: AuditEntry) -> None:
+    params = [entry.tenant_id]
+    for name in _PARAM_FIELDS:
+        value = getattr(entry, name)
+        params.append(
+            canonical_json(value) if name in ("before", "after") and value is not None else value
+        )
+    params += [*_hash_text_parts(entry), entry.tenant_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_append_sql(), params)
+        row = cursor.fetchone()
+        if row is None:  # the tenant's first entry: its chain head does not exist yet
+            _create_head(entry.tenant_id)
+            cursor.execute(_append_sql(), params)
+            row = cursor.fetchone()
+    entry.pk, entry.seq, entry.prev_hash, entry.hash = row
+    entry._state.adding, entry._state.db = False, connection.alias
 
 
 def record_audit(
@@ -76,30 +166,32 @@ def record_audit(
         object_type = object_type or obj._meta.label
         object_id = object_id or obj.pk
         object_repr = object_repr if object_repr is not None else str(obj)
+    entry = AuditEntry(
+        tenant_id=tenant_id,
+        created_at=timezone.now(),
+        actor_id=getattr(actor, "pk", None),
+        actor_name=actor_name_of(actor)[:300],
+        via=via,
+        request_id=(request_id or current_request_id())[:64],
+        action=action,
+        object_type=object_type or "",
+        object_id=str(object_id or "")[:64],
+        object_repr=(object_repr or "")[:300],
+        before=normalize_json(before),
+        after=normalize_json(after),
+    )
     # Joins the caller's transaction without a savepoint of its own: if writing the entry
     # fails, the action it records must not commit either.
     with transaction.atomic(savepoint=False):
-        head = _lock_head(tenant_id)
-        entry = AuditEntry(
-            tenant_id=tenant_id,
-            seq=head.seq + 1,
-            created_at=timezone.now(),
-            actor_id=getattr(actor, "pk", None),
-            actor_name=actor_name_of(actor)[:300],
-            via=via,
-            request_id=(request_id or current_request_id())[:64],
-            action=action,
-            object_type=object_type or "",
-            object_id=str(object_id or "")[:64],
-            object_repr=(object_repr or "")[:300],
-            before=normalize_json(before),
-            after=normalize_json(after),
-            prev_hash=head.hash,
-        )
-        entry.hash = entry.compute_hash()
-        entry.save()
-        AuditChainHead.objects.filter(pk=head.pk).update(seq=entry.seq, hash=entry.hash)
+        _append(entry)
     return entry
+
+
+def _append(entry: AuditEntry) -> None:
+    if connection.vendor == "postgresql":
+        _append_in_one_statement(entry)
+    else:
+        _append_with_orm(entry)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from sgportal import audit
 from sgportal.audit import record_audit, verify_chain
 from sgportal.models import AuditAction, AuditChainHead, AuditEntry
 from sgportal.models.audit import GENESIS_HASH, AppendOnlyError
@@ -50,6 +51,32 @@ def test_it_chains_entries_per_tenant(tenant, other_tenant):
     assert len(first.hash) == 64 and first.hash == first.compute_hash()
     head = AuditChainHead.objects.get(tenant=tenant)
     assert (head.seq, head.hash) == (2, second.hash)
+
+
+@pytest.mark.postgres
+def test_the_one_statement_and_orm_writers_build_the_same_chain(tenant, monkeypatch):
+    """PostgreSQL hashes in SQL, SQLite in Python: entries from both verify as one chain."""
+    tricky = {
+        "object_repr": '"prev_hash":"0","seq":1} Zoë ☃ \\ \t',
+        "before": {"seq": "1", "prev_hash": GENESIS_HASH, "nested": [None, 1.5, "é"]},
+        "after": None,
+    }
+    written = []
+    for writer in (audit._append_in_one_statement, audit._append_with_orm) * 2:
+        monkeypatch.setattr(audit, "_append", writer)
+        written.append(
+            record_audit(tenant, AuditAction.UPDATE, actor="zoë", object_type="t", **tricky)
+        )
+    assert [e.seq for e in written] == [1, 2, 3, 4]
+    stored = list(AuditEntry.objects.filter(tenant=tenant).order_by("seq"))
+    assert [(e.pk, e.hash, e.prev_hash) for e in stored] == [
+        (e.pk, e.hash, e.prev_hash) for e in written
+    ]
+    assert all(e.hash == e.compute_hash() for e in stored)
+    assert stored[0].object_repr == tricky["object_repr"]
+    assert stored[0].before == tricky["before"]
+    report = verify_chain(tenant)
+    assert report.ok and report.checked == 4, report.error
 
 
 def test_it_keeps_the_actor_name_when_the_user_is_deleted(tenant, approver):
