@@ -2,19 +2,26 @@
 
 Called only with a payload whose signature has been checked. Every refusal returns a text
 for the clicking user alone; refusals by a known tenant's user are audited.
+
+Fifty reviewers can click at once and Slack waits 3 s at most, so the common case costs
+one read (``_load_click``, hand-written SQL: the ORM spent about 3 ms of CPU building the
+two queries it replaces) and then ``decide``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.contrib.auth import get_user_model
+from django.db import connection, models, transaction
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_decision
 from approvals.models import SlackMessage, Verdict, Via
 from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
+from ingestion.models import SecurityGroupChange
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction, Membership, SlackIdentity, Tenant
 from sgportal.tenancy import Role, has_role, roles_at_least
@@ -36,6 +43,82 @@ def _str(value) -> str:
     return value if isinstance(value, str) else ""
 
 
+@dataclass(frozen=True)
+class _Click:
+    """The button's change and tenant, and the clicking user if their link is verified."""
+
+    change: SecurityGroupChange
+    tenant: Tenant
+    user: Any  # the portal user, or None when this Slack user has no verified link here
+    is_approver: bool  # holds a membership of at least approver (superusers: see has_role)
+
+
+# What the click needs of each row, and nothing else (no raw record, no secrets).
+_CHANGE_COLUMNS = ("id", "tenant_id", "status", "event_id", "event_name", "group_id")
+_TENANT_COLUMNS = ("id", "name", "active")
+_USER_COLUMNS = ("id", "username", "email", "is_active", "is_superuser")
+
+
+@cache
+def _click_sql() -> str:
+    table = {
+        model: connection.ops.quote_name(model._meta.db_table)
+        for model in (SlackMessage, SecurityGroupChange, Tenant, SlackIdentity, Membership)
+    }
+    user_table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    roles = ", ".join(["%s"] * len(roles_at_least(Role.APPROVER)))
+    select = ", ".join(
+        [f"c.{name}" for name in _CHANGE_COLUMNS]
+        + [f"t.{name}" for name in _TENANT_COLUMNS]
+        + [f"u.{name}" for name in _USER_COLUMNS]
+    )
+    # Only table names from the models' metadata are formatted in; values are parameters.
+    return f"""
+        SELECT {select}, EXISTS (
+            SELECT 1 FROM {table[Membership]} m
+            WHERE m.user_id = u.id AND m.tenant_id = t.id AND m.role IN ({roles})
+        )
+        FROM {table[SlackMessage]} msg
+        JOIN {table[SecurityGroupChange]} c ON c.id = msg.change_id
+        JOIN {table[Tenant]} t ON t.id = c.tenant_id
+        LEFT JOIN {table[SlackIdentity]} i ON i.tenant_id = t.id AND i.team_id = %s
+            AND i.slack_user_id = %s AND i.verified_at IS NOT NULL
+        LEFT JOIN {user_table} u ON u.id = i.user_id
+        WHERE msg.action_token = %s AND t.slack_team_id = %s AND t.active
+    """  # noqa: S608
+
+
+def _partial(model: type[models.Model], names: tuple[str, ...], values) -> models.Model:
+    """A model instance with only these fields loaded (the others load on access, and
+    ``save()`` writes only the loaded ones, as with ``QuerySet.only``)."""
+    loaded = dict(zip(names, values, strict=True))
+    attnames = [f.attname for f in model._meta.concrete_fields if f.attname in loaded]
+    return model.from_db(connection.alias, attnames, [loaded[name] for name in attnames])
+
+
+def _load_click(token: str, team_id: str, slack_user_id: str) -> _Click | None:
+    """The button's message within the clicking team's active tenant, and who clicked."""
+    params = [*roles_at_least(Role.APPROVER), team_id, slack_user_id, token, team_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_click_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    change_end = len(_CHANGE_COLUMNS)
+    tenant_end = change_end + len(_TENANT_COLUMNS)
+    user_values = row[tenant_end:-1]
+    return _Click(
+        change=_partial(SecurityGroupChange, _CHANGE_COLUMNS, row[:change_end]),
+        tenant=_partial(Tenant, _TENANT_COLUMNS, row[change_end:tenant_end]),
+        user=(
+            None
+            if user_values[0] is None
+            else _partial(get_user_model(), _USER_COLUMNS, user_values)
+        ),
+        is_approver=bool(row[-1]),
+    )
+
+
 def handle_interaction(payload: dict) -> Reply:
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return Reply("ignored")
@@ -48,26 +131,12 @@ def handle_interaction(payload: dict) -> Reply:
     verdict = VERDICTS.get(_str(action.get("action_id")))
     token = _str(action.get("value"))
 
-    # One query for the common case: the button's message, within the clicking team's tenant.
-    message = (
-        SlackMessage.objects.select_related("change__tenant")
-        # The click needs neither the raw record nor the tenant's secrets.
-        .defer(
-            "change__raw",
-            "change__rules",
-            "change__tenant__slack_bot_token",
-            "change__tenant__eventbridge_secret",
-        )
-        .filter(
-            action_token=token,
-            change__tenant__slack_team_id=team_id,
-            change__tenant__active=True,
-        )
-        .first()
+    click = (
+        _load_click(token, team_id, slack_user_id)
         if token and verdict and slack_user_id and team_id
         else None
     )
-    if message is None:
+    if click is None:
         team_tenant_id = (
             Tenant.objects.filter(slack_team_id=team_id, active=True)
             .values_list("pk", flat=True)
@@ -88,29 +157,9 @@ def handle_interaction(payload: dict) -> Reply:
             )
         # Unknown, or another tenant's button: the same answer.
         return Reply("refused", UNKNOWN_BUTTON if team_tenant_id else NOT_CONNECTED)
-    tenant = message.change.tenant
-    change = message.change
+    tenant, change = click.tenant, click.change
     slack_name = f"slack:{team_id}/{slack_user_id} ({_str(user.get('username')) or '?'})"
-
-    identity = (
-        SlackIdentity.objects.filter(
-            tenant=tenant, team_id=team_id, slack_user_id=slack_user_id, verified_at__isnull=False
-        )
-        .select_related("user")
-        # Whether the linked user is an approver, in the same query (the common case);
-        # has_role() below stays the authority when this says no (e.g. superusers).
-        .annotate(
-            is_approver=Exists(
-                Membership.objects.filter(
-                    user_id=OuterRef("user_id"),
-                    tenant_id=tenant.pk,
-                    role__in=roles_at_least(Role.APPROVER),
-                )
-            )
-        )
-        .first()
-    )
-    if identity is None:
+    if click.user is None:
         with transaction.atomic():
             url = make_link_url(
                 tenant, team_id, slack_user_id, _str(user.get("username")) or _str(user.get("name"))
@@ -130,8 +179,8 @@ def handle_interaction(payload: dict) -> Reply:
             f"for {minutes} minutes). You also need the approver role in {tenant.name}: "
             "ask a tenant admin if you do not have it. Then click again.",
         )
-    portal_user = identity.user
-    approver = identity.is_approver or has_role(portal_user, tenant.pk, Role.APPROVER)
+    portal_user = click.user
+    approver = click.is_approver or has_role(portal_user, tenant.pk, Role.APPROVER)
     if not (portal_user.is_active and tenant.active and approver):
         refuse_decision(
             change,
