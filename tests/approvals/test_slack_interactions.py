@@ -8,8 +8,9 @@ import pytest
 
 from approvals.models import Decision, SlackLinkNonce
 from approvals.slack.interactions import NOT_CONNECTED, UNKNOWN_BUTTON
-from ingestion.models import ChangeStatus
-from sgportal.models import AuditAction, AuditEntry
+from ingestion.models import ChangeStatus, SecurityGroupChange
+from sgportal.models import AuditAction, AuditEntry, Membership
+from sgportal.tenancy import Role
 from tests.approvals.conftest import (
     click,
     click_payload,
@@ -226,6 +227,33 @@ def test_a_linked_admin_may_decide(client, admin_user, tenant, message):
     response = click(client, message.action_token, user="U0ALICE01")
     assert response.json()["outcome"] == "decided"
     assert Decision.objects.get().user == admin_user
+
+
+def test_a_linked_superuser_without_membership_may_decide(client, superuser, tenant, message):
+    link(superuser, tenant, "U0ROOT001")
+    response = click(client, message.action_token, user="U0ROOT001")
+    assert response.json()["outcome"] == "decided"
+    assert Decision.objects.get().user == superuser
+
+
+def test_approver_in_another_tenant_only_is_refused_here(
+    client, viewer, tenant, other_tenant, message
+):
+    Membership.objects.create(user=viewer, tenant=other_tenant, role=Role.APPROVER)
+    link(viewer, tenant, "U0CAROL01")
+    response = click(client, message.action_token, user="U0CAROL01")
+    assert "not an approver in Acme" in response.json()["text"]
+    assert not Decision.objects.exists()
+
+
+def test_the_click_leaves_the_change_row_whole(client, bob, message):
+    """The click loads only some columns; what decide() saves must not blank the rest."""
+    before = SecurityGroupChange.objects.values().get(pk=message.change_id)
+    click(client, message.action_token, action="approve")
+    after = SecurityGroupChange.objects.values().get(pk=message.change_id)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"status", "status_changed_at"}
+    assert after["raw"] == before["raw"] and after["rules"] and after["group_id"]
 
 
 def test_an_inactive_portal_user_is_refused(client, bob, message):
