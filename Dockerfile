@@ -16,4 +16,4 @@ RUN useradd --system --uid 10001 sgportal \
 USER sgportal
 
 EXPOSE 8000
-CMD ["gunicorn", "sgportal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]
+CMD ["gunicorn", "sgportal.wsgi:application", "--bind", "0.0.0.0:8000"]

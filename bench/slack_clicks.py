@@ -4,7 +4,8 @@
 
 Against the PostgreSQL and Redis that ``scripts/with-services`` starts: migrates, seeds a
 tenant with N pending changes (each with its Slack message) and N linked approvers, starts
-gunicorn (gthread) on 127.0.0.1, then per round fires N clicks at once (a barrier releases
+gunicorn on 127.0.0.1 with the project's gunicorn.conf.py (what production runs; --workers
+and --threads override it), then per round fires N clicks at once (a barrier releases
 them together), each signed as Slack signs (v0:ts:body HMAC-SHA256). Prints p50/p95/p99,
 max, errors, and checks that every click produced exactly one decision. Target: p99 < 300 ms.
 """
@@ -17,6 +18,7 @@ import hmac
 import http.client
 import json
 import os
+import runpy
 import socket
 import statistics
 import subprocess
@@ -217,8 +219,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)  # one per core here
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--threads", type=int, help="default: gunicorn.conf.py's")
     args = parser.parse_args()
 
     env = bench_env()
@@ -233,11 +235,13 @@ def main() -> None:
     rounds = [seed(args.clicks) for _ in range(args.rounds)]
 
     port = free_port()
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    args.workers = args.workers or conf["workers"]
+    args.threads = args.threads or conf["threads"]
     gunicorn = [
         sys.executable, "-m", "gunicorn", "sgportal.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-        "--worker-class", "gthread", "--threads", str(args.threads),
-        "--log-level", "warning",
+        "--threads", str(args.threads), "--log-level", "warning",
     ]  # fmt: skip
     if os.environ.get("BENCH_GUNICORN_CONF"):  # e.g. an access log with %(D)s timings
         gunicorn += ["-c", os.environ["BENCH_GUNICORN_CONF"]]
@@ -295,7 +299,8 @@ def main() -> None:
         f"all: {len(all_latencies)} clicks  p50 {pct(all_latencies, 50):.1f} ms  "
         f"p95 {pct(all_latencies, 95):.1f} ms  p99 {pct(all_latencies, 99):.1f} ms  "
         f"errors {errors}  decisions {decided}/{expected}  "
-        f"(gunicorn {args.workers} workers x {args.threads} threads; target p99 < 300 ms)"
+        f"(gunicorn {conf['worker_class']} {args.workers} workers x {args.threads} threads; "
+        "target p99 < 300 ms)"
     )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (shared with PostgreSQL and this)")
