@@ -91,6 +91,11 @@ class SlackMessage(models.Model):
     )
     last_error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When the post's task is due to run (set at every hand-off to the broker): a post still
+    # pending well after it was due lost its task, and the notification sweep queues it again.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker posts, so that a second copy of the task cannot post at once.
+    leased_until = models.DateTimeField(null=True, blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
     revert_outcome = models.CharField(max_length=30, blank=True)

@@ -28,11 +28,10 @@ def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
         if self.request.retries >= self.max_retries:
             delivery.give_up(message_id, str(exc))
             return "failed"
+        countdown = _backoff(self.request.retries, exc.countdown)
+        delivery.postpone(message_id, countdown)
         raise self.retry(
-            exc=exc,
-            countdown=_backoff(self.request.retries, exc.countdown),
-            args=[message_id],
-            kwargs={"slot_booked": False},
+            exc=exc, countdown=countdown, args=[message_id], kwargs={"slot_booked": False}
         ) from exc
     if outcome.state == "rescheduled":
         # The channel's next free slot is booked for us; come back then (not a retry).
@@ -62,6 +61,16 @@ def send_ephemeral(response_url: str, text: str) -> str:
         text=text, response_type="ephemeral", replace_original=False
     )
     return "sent"
+
+
+@shared_task
+def resume_notifications() -> dict[str, int]:
+    """Beat: send the notifications that never went out (see approvals.resume)."""
+    from django.conf import settings
+
+    from approvals import resume
+
+    return resume.resume_notifications(settings.NOTIFY_STALE_AFTER_S)
 
 
 @shared_task(acks_late=True)

@@ -217,6 +217,10 @@ if _visibility_timeout:
         "unacked_restore_interval": min(10, _visibility_timeout),
         "unacked_restore_throttle": 1,
     }
+# Beat: how often to look for Slack notifications that never went out (their task was lost,
+# or Slack was broken and has been fixed), and how overdue a queued post must be to count.
+NOTIFY_SWEEP_INTERVAL_S = env_int("SGPORTAL_NOTIFY_SWEEP_INTERVAL_S", 120, minimum=10)
+NOTIFY_STALE_AFTER_S = env_int("SGPORTAL_NOTIFY_STALE_AFTER_S", 600, minimum=60)
 # Beat: how often to look for reverts whose task was lost, and how old they must be
 # (longer than CELERY_TASK_TIME_LIMIT, so a running task is never doubled needlessly).
 REMEDIATION_SWEEP_INTERVAL_S = env_int("SGPORTAL_REVERT_SWEEP_INTERVAL_S", 300, minimum=10)

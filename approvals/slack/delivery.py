@@ -1,7 +1,14 @@
 """Actions behind the Slack tasks: queue, post and refresh a change's message.
 
 Tasks stay thin (take an id, call one of these, retry on ``RetryLater``). Permanent Slack
-errors flag the tenant's Slack settings as broken (audited) and are never retried.
+errors flag the tenant's Slack settings as broken (audited) and are never retried; a
+message that could not go out because of the settings is ``skipped``, and
+``approvals.resume`` sends it once the settings work again.
+
+Every hand-off of a post to the broker (first post, pacing, retry) records when its task is
+due (``SlackMessage.due_at``): a post overdue by much more lost its task, and
+``approvals.resume`` queues it again. The worker that claims a post leases it
+(``leased_until``), so two copies of the task never post at the same time.
 """
 
 from __future__ import annotations
@@ -9,9 +16,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from approvals.models import SlackMessage, SlackMessageStatus
@@ -26,6 +34,9 @@ log = logging.getLogger(__name__)
 # A post whose slot is further away than this is re-enqueued with a countdown instead of
 # holding a worker while it sleeps.
 MAX_INLINE_WAIT_S = 1.5
+# How long a claimed post is reserved for the worker that claimed it: far longer than one
+# chat.postMessage may take (10 s timeout). A copy of the task arriving meanwhile does nothing.
+POST_LEASE_S = 120
 
 
 class RetryLater(Exception):
@@ -55,7 +66,9 @@ def queue_notification(change: SecurityGroupChange) -> SlackMessage:
     """Create the change's message row and post it after commit (once per change)."""
     from approvals import tasks
 
-    message, created = SlackMessage.objects.get_or_create(change=change)
+    message, created = SlackMessage.objects.get_or_create(
+        change=change, defaults={"due_at": timezone.now()}
+    )
     if not created:
         return message
     why_not = slack_usable(change.tenant)
@@ -77,6 +90,18 @@ def queue_refresh(change_id: int) -> None:
     from approvals import tasks
 
     transaction.on_commit(lambda: tasks.update_slack_message.delay(change_id))
+
+
+def not_leased(now) -> Q:
+    """Messages no worker is posting right now."""
+    return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+
+
+def postpone(message_id: int, seconds: float) -> None:
+    """The post's task goes back to the broker to run in ``seconds`` (a retry, pacing)."""
+    SlackMessage.objects.filter(pk=message_id, status=SlackMessageStatus.PENDING).update(
+        due_at=timezone.now() + timedelta(seconds=seconds)
+    )
 
 
 def mark_slack_broken(tenant: Tenant, error: str) -> None:
@@ -118,8 +143,11 @@ def _load_for_change(change_id: int) -> SlackMessage | None:
 
 
 def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
+    # The settings' fault (token, channel): skipped, and sent again once they are fixed.
+    # The message's own fault: failed for good.
+    status = SlackMessageStatus.SKIPPED if exc.settings_broken else SlackMessageStatus.FAILED
     SlackMessage.objects.filter(pk=message.pk).update(
-        status=SlackMessageStatus.FAILED, last_error=str(exc)
+        status=status, last_error=str(exc), leased_until=None
     )
     if exc.settings_broken:
         mark_slack_broken(message.change.tenant, str(exc))
@@ -143,13 +171,19 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     if not slot_booked:
         wait = ratelimit.reserve(tenant.slack_channel_id)
         if wait > MAX_INLINE_WAIT_S:
+            postpone(message.pk, wait)
             return Outcome("rescheduled", delay=wait)
         if wait > 0:
             time.sleep(wait)
-    # Claim this attempt: a redelivered copy of the task running at once changes no row.
-    claimed = SlackMessage.objects.filter(
-        pk=message.pk, status=SlackMessageStatus.PENDING, attempts=message.attempts
-    ).update(attempts=F("attempts") + 1)
+    # Claim this attempt: a copy of the task running at the same time changes no row.
+    now = timezone.now()
+    claimed = (
+        SlackMessage.objects.filter(
+            pk=message.pk, status=SlackMessageStatus.PENDING, attempts=message.attempts
+        )
+        .filter(not_leased(now))
+        .update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=POST_LEASE_S))
+    )
     if not claimed:
         return Outcome("skipped")
     try:
@@ -157,13 +191,18 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     except TransportError as exc:
         if exc.permanent:
             return _fail(message, exc)
-        SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
+        SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc), leased_until=None)
         if exc.retry_after:
             ratelimit.push_back(tenant.slack_channel_id, exc.retry_after)
         raise RetryLater(str(exc), countdown=exc.retry_after) from exc
     now = timezone.now()
     SlackMessage.objects.filter(pk=message.pk).update(
-        status=SlackMessageStatus.POSTED, channel=channel, ts=ts, posted_at=now, last_error=""
+        status=SlackMessageStatus.POSTED,
+        channel=channel,
+        ts=ts,
+        posted_at=now,
+        last_error="",
+        leased_until=None,
     )
     # A first successful post proves the settings work.
     Tenant.objects.filter(pk=tenant.pk, slack_status=SlackStatus.UNCONFIGURED).update(

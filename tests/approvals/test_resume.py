@@ -1,0 +1,212 @@
+"""The notification sweep: lost policy steps, lost posts, and posts skipped while Slack was
+broken, each sent once and only once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from approvals import resume, tasks
+from approvals.models import SlackMessage
+from approvals.slack import delivery
+from ingestion.models import ChangeStatus
+from sgportal import events
+from sgportal.models import Policy, SlackStatus
+from tests.approvals.factories import ChangeFactory, DecisionFactory
+
+STALE_AFTER_S = 600
+
+
+@pytest.fixture
+def sweep(django_capture_on_commit_callbacks):
+    """Run the beat task as a worker would (publishing after each commit)."""
+
+    def run() -> dict[str, int]:
+        with django_capture_on_commit_callbacks(execute=True):
+            return tasks.resume_notifications.delay().get()
+
+    return run
+
+
+def later(minutes: float):
+    return time_machine.travel(timezone.now() + dt.timedelta(minutes=minutes), tick=False)
+
+
+def queue_without_publishing(change, capture) -> SlackMessage:
+    """queue_notification whose after-commit publish never happens (broker down, lost)."""
+    with capture(execute=False), transaction.atomic():
+        return delivery.queue_notification(change)
+
+
+@pytest.fixture(autouse=True)
+def _stale_after(settings):
+    settings.NOTIFY_STALE_AFTER_S = STALE_AFTER_S
+
+
+def test_changes_whose_policy_step_was_never_published_are_notified_later(
+    slack_tenant, slack, account, monkeypatch, django_capture_on_commit_callbacks, caplog, sweep
+):
+    change = ChangeFactory(account=account)
+    down = OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+    monkeypatch.setattr(tasks.apply_policy, "delay", lambda *a, **k: (_ for _ in ()).throw(down))
+    with django_capture_on_commit_callbacks(execute=True):
+        events.changes_ingested.send_robust(
+            sender=None, tenant_id=slack_tenant.pk, change_ids=[change.pk]
+        )
+    monkeypatch.undo()
+    assert not SlackMessage.objects.exists()
+
+    with later(minutes=5):  # within the grace period the step may just be slow
+        assert sweep()["policy"] == 0
+    with later(minutes=11):
+        assert sweep()["policy"] == 1
+        assert sweep()["policy"] == 0  # the change has its message now
+    [post] = slack.calls_to("chat.postMessage")
+    assert SlackMessage.objects.get().status == "posted"
+    assert str(change.pk) in str(post.body["blocks"])
+
+
+def test_the_lost_policy_step_of_an_auto_revert_tenant_decides(slack_tenant, account, sweep):
+    slack_tenant.default_policy = Policy.AUTO_REVERT
+    slack_tenant.save()
+    change = ChangeFactory(account=account)
+    with later(minutes=11):
+        sweep()
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DENIED
+    assert change.decisions.get().via == "policy"
+
+
+def test_a_post_whose_task_was_lost_is_sent_once(
+    slack_tenant, slack, account, django_capture_on_commit_callbacks, sweep
+):
+    message = queue_without_publishing(
+        ChangeFactory(account=account), django_capture_on_commit_callbacks
+    )
+    assert message.status == "pending" and message.due_at is not None
+    with later(minutes=5):
+        assert sweep()["lost_posts"] == 0
+    with later(minutes=11):
+        assert sweep()["lost_posts"] == 1
+        assert sweep()["lost_posts"] == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    message.refresh_from_db()
+    assert message.status == "posted" and message.attempts == 1
+
+
+def test_a_post_a_worker_is_sending_is_neither_requeued_nor_doubled(
+    slack_tenant, slack, account, django_capture_on_commit_callbacks, sweep
+):
+    message = queue_without_publishing(
+        ChangeFactory(account=account), django_capture_on_commit_callbacks
+    )
+    with later(minutes=11):
+        # A worker claimed the post just now and is talking to Slack.
+        SlackMessage.objects.filter(pk=message.pk).update(
+            attempts=1, leased_until=timezone.now() + dt.timedelta(seconds=120)
+        )
+        assert sweep()["lost_posts"] == 0
+        assert delivery.deliver(message.pk).state == "skipped"  # a copy of its task
+    assert slack.calls_to("chat.postMessage") == []
+    with later(minutes=25):  # that worker died mid-post: its lease ran out
+        assert sweep()["lost_posts"] == 1
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_post_waiting_for_its_paced_slot_is_not_requeued(
+    slack_tenant, slack, account, django_capture_on_commit_callbacks, sweep
+):
+    message = queue_without_publishing(
+        ChangeFactory(account=account), django_capture_on_commit_callbacks
+    )
+    delivery.postpone(message.pk, 30 * 60)  # a burst: its turn in the channel is in 30 min
+    with later(minutes=35):
+        assert sweep()["lost_posts"] == 0
+    with later(minutes=41):
+        assert sweep()["lost_posts"] == 1
+
+
+def test_messages_skipped_while_slack_was_broken_go_out_once_it_is_fixed(
+    slack_tenant, slack, account, other_tenant, django_capture_on_commit_callbacks, sweep
+):
+    # A settings error on the first post: the tenant is flagged broken, the message skipped.
+    slack.fail_next("chat.postMessage", error="invalid_auth")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        first = delivery.queue_notification(ChangeFactory(account=account))
+    first.refresh_from_db()
+    slack_tenant.refresh_from_db()
+    assert first.status == "skipped" and slack_tenant.slack_status == SlackStatus.BROKEN
+    # While broken, later changes are skipped without calling Slack.
+    with transaction.atomic():
+        second = delivery.queue_notification(ChangeFactory(account=account))
+        decided = delivery.queue_notification(ChangeFactory(account=account))
+        old = delivery.queue_notification(ChangeFactory(account=account))
+    DecisionFactory(change=decided.change, verdict="approve")
+    type(decided.change).objects.filter(pk=decided.change_id).update(status="approved")
+    type(old.change).objects.filter(pk=old.change_id).update(
+        ingested_at=timezone.now() - dt.timedelta(days=2)
+    )
+    # Another tenant, still broken, keeps its skipped message.
+    other_tenant.slack_bot_token = "xoxb-globex"
+    other_tenant.slack_status = SlackStatus.BROKEN
+    other_tenant.save()
+    with transaction.atomic():
+        outsider = delivery.queue_notification(ChangeFactory(account__tenant=other_tenant))
+    assert sweep()["skipped"] == 0
+    assert len(slack.calls_to("chat.postMessage")) == 1  # only the failed first attempt
+
+    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(
+        slack_status=SlackStatus.OK, slack_error=""
+    )  # the admin fixed the token
+    assert sweep()["skipped"] == 2
+    assert sweep()["skipped"] == 0
+    posted = {call.body["channel"] for call in slack.calls_to("chat.postMessage")[1:]}
+    assert posted == {"CACME0001"}
+    assert len(slack.calls_to("chat.postMessage")) == 3
+    status = dict(SlackMessage.objects.values_list("pk", "status"))
+    assert status[first.pk] == status[second.pk] == "posted"
+    assert status[decided.pk] == status[old.pk] == status[outsider.pk] == "skipped"
+
+
+def test_a_tenant_without_slack_keeps_its_messages_skipped(tenant, slack, account, sweep):
+    with transaction.atomic():
+        message = delivery.queue_notification(ChangeFactory(account=account))
+    message.refresh_from_db()
+    assert message.status == "skipped"
+    assert sweep() == {"policy": 0, "lost_posts": 0, "skipped": 0}
+    assert slack.calls == []
+
+
+def test_the_sweep_is_a_beat_entry(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from sgportal.schedules import ensure_periodic_tasks
+
+    ensure_periodic_tasks()
+    entry = PeriodicTask.objects.get(task="approvals.tasks.resume_notifications")
+    assert entry.interval.every == 120
+
+
+def test_unsent_messages_are_a_metric(client, slack_tenant, account):
+    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(slack_status=SlackStatus.BROKEN)
+    slack_tenant.refresh_from_db()
+    with transaction.atomic():
+        delivery.queue_notification(ChangeFactory(account=account))
+    body = client.get("/metrics").content.decode()
+    assert 'sgportal_slack_messages_unsent{status="skipped",tenant="acme"} 1.0' in body
+
+
+def test_a_sweep_repairs_nothing_twice_across_kinds(
+    slack_tenant, slack, account, django_capture_on_commit_callbacks
+):
+    """A change whose policy step is lost and is then repaired is not also a 'lost post'."""
+    ChangeFactory(account=account)
+    with later(minutes=11), django_capture_on_commit_callbacks(execute=True):
+        counts = resume.resume_notifications(STALE_AFTER_S)
+    assert counts == {"policy": 1, "lost_posts": 0, "skipped": 0}
+    assert len(slack.calls_to("chat.postMessage")) == 1
