@@ -6,14 +6,14 @@ from django.dispatch import receiver
 
 from approvals import tasks
 from approvals.slack.delivery import queue_refresh, record_revert_outcome
-from sgportal import events
+from sgportal import events, publish
 
 
 @receiver(events.changes_ingested, dispatch_uid="approvals.apply_policy")
 def on_changes_ingested(sender, tenant_id: int, change_ids: list[int], **kwargs) -> None:
     # One task per stored page: the ingesting process never waits on Slack or decisions.
     if change_ids:
-        tasks.apply_policy.delay(tenant_id, [int(pk) for pk in change_ids])
+        publish.enqueue(tasks.apply_policy, [tenant_id, [int(pk) for pk in change_ids]])
 
 
 @receiver(events.change_decided, dispatch_uid="approvals.refresh_on_decision")

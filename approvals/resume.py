@@ -1,4 +1,4 @@
-"""The notification sweep: changes waiting for a decision that nobody was told about.
+"""The notification sweep: what Slack should show but was never sent.
 
 A pending change can sit in the queue with no Slack message for three reasons:
 
@@ -10,10 +10,13 @@ A pending change can sit in the queue with no Slack message for three reasons:
 3. Slack could not be used (not configured, or broken settings): the row is ``skipped``;
    once the tenant's settings work again, the message is sent after all.
 
+And a posted message can go on showing buttons for a change decided or reverted since,
+when the update's task was lost (4.): it is refreshed.
+
 The beat task ``approvals.tasks.resume_notifications`` runs this every
 ``SGPORTAL_NOTIFY_SWEEP_INTERVAL_S``. Every step is safe to repeat: the policy step only
-touches pending changes without a message, and a post is claimed once (see
-``approvals.slack.delivery``).
+touches pending changes without a message, a post is claimed once (see
+``approvals.slack.delivery``), and a refresh renders the change as it is.
 """
 
 from __future__ import annotations
@@ -22,22 +25,25 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from approvals import policy
 from approvals.models import SlackMessage, SlackMessageStatus
 from approvals.slack.delivery import not_leased, slack_usable
 from ingestion.models import ChangeStatus, SecurityGroupChange
+from sgportal import publish
 from sgportal.models import Tenant
 
 log = logging.getLogger(__name__)
 
 # Each kind of repair handles at most this many rows per sweep; the next sweep goes on.
 BATCH = 500
-# Skipped messages are sent again only for changes this recent: a tenant turning Slack on
-# after months of reviewing on the web does not get its whole backlog posted.
-RESEND_SKIPPED_WITHIN = timedelta(days=1)
+# Skipped messages are sent again, and stale ones refreshed, only for changes this recent:
+# a tenant turning Slack on after months of reviewing on the web does not get its whole
+# backlog posted.
+RECENT = timedelta(days=1)
 
 
 def resume_notifications(stale_after_s: int) -> dict[str, int]:
@@ -47,6 +53,7 @@ def resume_notifications(stale_after_s: int) -> dict[str, int]:
         "policy": _run_lost_policy_steps(cutoff),
         "lost_posts": _requeue_lost_posts(cutoff),
         "skipped": _resend_skipped(),
+        "stale_updates": _refresh_stale_messages(cutoff),
     }
     if any(counts.values()):
         log.warning("notification sweep repaired %s", counts)
@@ -85,21 +92,44 @@ def _requeue_lost_posts(cutoff) -> int:
 
 
 def _resend_skipped() -> int:
-    since = timezone.now() - RESEND_SKIPPED_WITHIN
-    skipped = SlackMessage.objects.filter(
-        status=SlackMessageStatus.SKIPPED,
-        change__status=ChangeStatus.PENDING,
-        change__ingested_at__gte=since,
-        change__tenant__active=True,
+    skipped = _in_usable_tenants(
+        SlackMessage.objects.filter(
+            status=SlackMessageStatus.SKIPPED,
+            change__status=ChangeStatus.PENDING,
+            change__ingested_at__gte=timezone.now() - RECENT,
+        )
     )
-    tenant_ids = set(skipped.values_list("change__tenant_id", flat=True).distinct())
-    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not slack_usable(t)]
-    resend = list(
-        skipped.filter(change__tenant_id__in=usable)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:BATCH]
-    )
+    resend = list(skipped.order_by("pk").values_list("pk", flat=True)[:BATCH])
     return sum(_queue_post(pk, Q(status=SlackMessageStatus.SKIPPED)) for pk in resend)
+
+
+def _refresh_stale_messages(cutoff) -> int:
+    """Posted messages last rendered before their change's latest status change."""
+    from approvals import tasks
+
+    stale = _in_usable_tenants(
+        SlackMessage.objects.annotate(rendered_at=Coalesce("updated_at", "posted_at"))
+        .filter(
+            status=SlackMessageStatus.POSTED,
+            last_error="",  # a refresh Slack refused is visible in admin, not retried forever
+            change__status_changed_at__lt=cutoff,
+            change__status_changed_at__gte=timezone.now() - RECENT,
+            rendered_at__lt=F("change__status_changed_at"),
+        )
+        .exclude(ts="")
+    )
+    change_ids = list(stale.order_by("pk").values_list("change_id", flat=True)[:BATCH])
+    for change_id in change_ids:
+        publish.enqueue(tasks.update_slack_message, [change_id])
+    return len(change_ids)
+
+
+def _in_usable_tenants(messages):
+    """Only messages of active tenants whose Slack can be used now."""
+    messages = messages.filter(change__tenant__active=True)
+    tenant_ids = set(messages.values_list("change__tenant_id", flat=True).distinct())
+    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not slack_usable(t)]
+    return messages.filter(change__tenant_id__in=usable)
 
 
 def _queue_post(message_id: int, still: Q) -> bool:
@@ -111,5 +141,5 @@ def _queue_post(message_id: int, still: Q) -> bool:
         status=SlackMessageStatus.PENDING, due_at=timezone.now()
     )
     if moved:
-        tasks.post_slack_message.delay(message_id)
+        publish.enqueue(tasks.post_slack_message, [message_id])
     return bool(moved)

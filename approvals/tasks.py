@@ -9,6 +9,7 @@ from slack_sdk.webhook import WebhookClient
 
 from approvals.slack import delivery
 from approvals.slack.links import response_url_allowed
+from sgportal import publish
 
 MAX_RETRIES = 8
 
@@ -35,8 +36,10 @@ def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
         ) from exc
     if outcome.state == "rescheduled":
         # The channel's next free slot is booked for us; come back then (not a retry).
-        post_slack_message.apply_async(
-            kwargs={"message_id": message_id, "slot_booked": True}, countdown=outcome.delay
+        publish.enqueue(
+            post_slack_message,
+            kwargs={"message_id": message_id, "slot_booked": True},
+            countdown=outcome.delay,
         )
     return outcome.state
 

@@ -22,7 +22,10 @@ def poll_lock_key(tenant_id: int) -> str:
 @contextmanager
 def tenant_poll_lock(tenant_id: int) -> Iterator[bool]:
     """Yields True when this caller holds the tenant's poll lock, False when another does."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # Timeouts: a Redis that hangs must fail the poll, not block it forever.
+    client = redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=10, socket_connect_timeout=10
+    )
     lock = client.lock(
         poll_lock_key(tenant_id),
         timeout=settings.CELERY_TASK_TIME_LIMIT + 60,

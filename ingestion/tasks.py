@@ -7,6 +7,7 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ingestion.poller import poll_tenant_locked
+from sgportal import publish
 from sgportal.models import Tenant
 
 
@@ -18,7 +19,7 @@ def poll_all_tenants() -> int:
     )
     for tenant_id in tenant_ids:
         # A poll not started within one interval is dropped: the next tick covers it.
-        poll_tenant.apply_async(args=[tenant_id], expires=settings.SGPORTAL_POLL_INTERVAL_S)
+        publish.enqueue(poll_tenant, [tenant_id], expires=settings.SGPORTAL_POLL_INTERVAL_S)
     return len(tenant_ids)
 
 

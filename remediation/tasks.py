@@ -14,6 +14,7 @@ from django.conf import settings
 from remediation import actions
 from remediation.concurrency import AccountBusy, AttemptBusy
 from remediation.errors import TransientAwsError
+from sgportal import publish
 
 REVERT_CHANGE = "remediation.tasks.revert_change"
 UNDO_REVERT = "remediation.tasks.undo_revert"
@@ -89,4 +90,4 @@ def resume_stale_attempts() -> int:
 
 def enqueue(task, *args) -> None:
     """Send a remediation task onto the remediation queue (runs inline when eager)."""
-    task.apply_async(args=list(args), queue=settings.REMEDIATION_QUEUE)
+    publish.enqueue(task, args, queue=settings.REMEDIATION_QUEUE)

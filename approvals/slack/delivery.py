@@ -26,6 +26,7 @@ from approvals.models import SlackMessage, SlackMessageStatus
 from approvals.slack import ratelimit
 from approvals.slack.transport import SlackTransport, TransportError
 from ingestion.models import ChangeStatus, SecurityGroupChange
+from sgportal import publish
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction, SlackStatus, Tenant
 
@@ -78,7 +79,7 @@ def queue_notification(change: SecurityGroupChange) -> SlackMessage:
         )
         return message
     message_id = message.pk
-    transaction.on_commit(lambda: tasks.post_slack_message.delay(message_id))
+    transaction.on_commit(lambda: publish.enqueue(tasks.post_slack_message, [message_id]))
     return message
 
 
@@ -89,7 +90,7 @@ def queue_refresh(change_id: int) -> None:
     """
     from approvals import tasks
 
-    transaction.on_commit(lambda: tasks.update_slack_message.delay(change_id))
+    transaction.on_commit(lambda: publish.enqueue(tasks.update_slack_message, [change_id]))
 
 
 def not_leased(now) -> Q:

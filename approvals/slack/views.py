@@ -18,6 +18,7 @@ from approvals import tasks
 from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
+from sgportal import publish
 
 # Slack gives up after 3 s: a click never waits longer than this for a row another
 # transaction holds (the change, the audit chain head); it is told to click again instead.
@@ -60,6 +61,6 @@ def interactions(request: HttpRequest) -> JsonResponse:
         # block_actions ignore the response body, so the note also goes via response_url.
         response_url = payload.get("response_url") if isinstance(payload, dict) else None
         if isinstance(response_url, str) and response_url_allowed(response_url):
-            tasks.send_ephemeral.delay(response_url, reply.text)
+            publish.enqueue(tasks.send_ephemeral, [response_url, reply.text])
         body.update(response_type="ephemeral", replace_original=False, text=reply.text)
     return JsonResponse(body)

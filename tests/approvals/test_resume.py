@@ -12,6 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from approvals import resume, tasks
+from approvals.actions import decide
 from approvals.models import SlackMessage
 from approvals.slack import delivery
 from ingestion.models import ChangeStatus
@@ -53,7 +54,11 @@ def test_changes_whose_policy_step_was_never_published_are_notified_later(
 ):
     change = ChangeFactory(account=account)
     down = OperationalError("Error 111 connecting to redis:6379. Connection refused.")
-    monkeypatch.setattr(tasks.apply_policy, "delay", lambda *a, **k: (_ for _ in ()).throw(down))
+
+    def broker_down(*args, **kwargs):
+        raise down
+
+    monkeypatch.setattr(tasks.apply_policy, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         events.changes_ingested.send_robust(
             sender=None, tenant_id=slack_tenant.pk, change_ids=[change.pk]
@@ -178,7 +183,7 @@ def test_a_tenant_without_slack_keeps_its_messages_skipped(tenant, slack, accoun
         message = delivery.queue_notification(ChangeFactory(account=account))
     message.refresh_from_db()
     assert message.status == "skipped"
-    assert sweep() == {"policy": 0, "lost_posts": 0, "skipped": 0}
+    assert sweep() == {"policy": 0, "lost_posts": 0, "skipped": 0, "stale_updates": 0}
     assert slack.calls == []
 
 
@@ -208,5 +213,37 @@ def test_a_sweep_repairs_nothing_twice_across_kinds(
     ChangeFactory(account=account)
     with later(minutes=11), django_capture_on_commit_callbacks(execute=True):
         counts = resume.resume_notifications(STALE_AFTER_S)
-    assert counts == {"policy": 1, "lost_posts": 0, "skipped": 0}
+    assert counts == {"policy": 1, "lost_posts": 0, "skipped": 0, "stale_updates": 0}
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_message_whose_update_was_lost_is_refreshed_once(
+    slack_tenant, slack, account, approver, other_tenant, django_capture_on_commit_callbacks, sweep
+):
+    def posted(change):
+        return SlackMessage.objects.create(
+            change=change,
+            channel="CACME0001",
+            ts=f"1789372800.{change.pk:06d}",
+            status="posted",
+            posted_at=timezone.now(),
+        )
+
+    denied, refused, elsewhere = (
+        posted(ChangeFactory(account=account)),
+        posted(ChangeFactory(account=account)),
+        posted(ChangeFactory(account__tenant=other_tenant)),
+    )
+    SlackMessage.objects.filter(pk=refused.pk).update(last_error="message_not_found")
+    # Decided, but the broker lost the publishes that follow the commit.
+    with later(minutes=1), django_capture_on_commit_callbacks(execute=False):
+        for message in (denied, refused, elsewhere):
+            decide(message.change, verdict="deny", actor=approver, via="web")
+    with later(minutes=5):
+        assert sweep()["stale_updates"] == 0  # may still be on its way
+    with later(minutes=12):
+        assert sweep()["stale_updates"] == 1  # not the refused one, not Slack-less Globex
+        assert sweep()["stale_updates"] == 0
+    [update] = slack.calls_to("chat.update")
+    assert update.body["ts"] == denied.ts
+    assert "Denied by *bob-approver" in str(update.body["blocks"])

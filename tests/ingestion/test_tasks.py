@@ -36,7 +36,9 @@ def test_it_fans_out_one_poll_per_active_lake_tenant(lake_tenant, other_tenant, 
     other_tenant.save()
     sent = []
     monkeypatch.setattr(
-        tasks.poll_tenant, "apply_async", lambda args, expires: sent.append((args, expires))
+        tasks.poll_tenant,
+        "apply_async",
+        lambda args, kwargs, expires: sent.append((args, expires)),
     )
     assert tasks.poll_all_tenants() == 1
     assert sent == [([lake_tenant.pk], settings.SGPORTAL_POLL_INTERVAL_S)]
