@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 from ingestion import simulate
 from ingestion.models import Source
@@ -43,6 +44,11 @@ def browser_page(monkeypatch):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+        # With Playwright's loop in this thread, the test's ORM calls got a database
+        # connection of their own (asgiref's Local follows the loop's context); close it
+        # here, in that context, or it outlives the test and blocks the test database's
+        # teardown ("being accessed by other users").
+        connections.close_all()
 
 
 @pytest.fixture
