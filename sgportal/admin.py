@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
@@ -32,20 +34,61 @@ User = get_user_model()
 
 
 def users_visible_to(request):
-    """Users a tenant admin may see or pick: members of their tenants, or users in no tenant."""
+    """Users a tenant admin may see: members of the tenants they administer, nobody else
+    (not even users in no tenant yet: they may belong to another customer)."""
     users = User.objects.all()
     if request.user.is_superuser:
         return users
-    return users.filter(
-        Q(memberships__tenant_id__in=tenant_admin_ids(request))
-        | Q(memberships__isnull=True, is_superuser=False)
-    ).distinct()
+    return users.filter(memberships__tenant_id__in=tenant_admin_ids(request)).distinct()
+
+
+def users_pickable_by(request):
+    """Users a membership or Slack link may name: any active user but superusers."""
+    users = User.objects.filter(is_active=True)
+    return users if request.user.is_superuser else users.filter(is_superuser=False)
+
+
+class UserByIdentifierField(forms.ModelChoiceField):
+    """A user named by their exact username or email, typed in: there is no list to
+    browse, so the form tells a tenant admin nothing about other customers' users."""
+
+    widget = forms.TextInput
+    default_error_messages = {
+        "invalid_choice": "No active user with this username or email.",
+        "ambiguous": "Several users have this email; give the username instead.",
+    }
+
+    def prepare_value(self, value):
+        if hasattr(value, "get_username"):
+            return value.get_username()
+        if isinstance(value, int):  # the stored user's id, when the form is unbound
+            user = self.queryset.model.objects.filter(pk=value).first()
+            return user.get_username() if user else ""
+        return value  # what was typed
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        matches = list(self.queryset.filter(Q(username=text) | Q(email__iexact=text))[:3])
+        by_username = [user for user in matches if user.get_username() == text]
+        if by_username:
+            return by_username[0]
+        if len(matches) > 1:
+            raise ValidationError(self.error_messages["ambiguous"], code="ambiguous")
+        if not matches:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return matches[0]
 
 
 class UserPickerMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
-            kwargs["queryset"] = users_visible_to(request)
+            return UserByIdentifierField(
+                queryset=users_pickable_by(request),
+                label="User",
+                help_text="Their exact username or email.",
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -205,7 +248,10 @@ class ScopedUserAdmin(UserAdmin):
         return is_tenant_admin(request) and self._visible(request, obj)
 
     def has_add_permission(self, request) -> bool:
-        return is_tenant_admin(request)
+        # Users come from sign-in (SSO) or a superuser; a tenant admin then grants them a
+        # membership by username or email. A user a tenant admin created would belong to
+        # no tenant, and so be invisible to them.
+        return request.user.is_superuser
 
     def has_change_permission(self, request, obj=None) -> bool:
         return is_tenant_admin(request) and self._visible(request, obj)

@@ -113,12 +113,13 @@ def test_it_cannot_grant_a_membership_in_another_tenant(admin_client, other_tena
     assert not Membership.objects.filter(user=newcomer).exists()
 
 
-def test_it_grants_a_membership_in_its_own_tenant_and_audits_it(admin_client, tenant):
-    newcomer = UserFactory(username="newcomer")
+@pytest.mark.parametrize("typed", ["newcomer", "NewComer@Example.COM"])
+def test_it_grants_a_membership_in_its_own_tenant_and_audits_it(admin_client, tenant, typed):
+    newcomer = UserFactory(username="newcomer", email="newcomer@example.com")
     response = admin_client.post(
         "/admin/sgportal/membership/add/",
         {
-            "user": newcomer.pk,
+            "user": typed,  # a username, or an email in any case
             "tenant": tenant.pk,
             "role": Role.APPROVER,
         },
@@ -131,10 +132,52 @@ def test_it_grants_a_membership_in_its_own_tenant_and_audits_it(admin_client, te
     assert entry.after["role"] == "approver" and entry.before is None
 
 
-def test_it_cannot_pick_users_of_other_tenants(admin_client, outsider):
-    response = admin_client.get("/admin/sgportal/membership/add/")
+def test_it_cannot_browse_users_of_other_tenants_or_of_none(admin_client, outsider, approver):
+    loner = UserFactory(username="loner-in-no-tenant")
+    for page in ("/admin/sgportal/membership/add/", "/admin/auth/user/"):
+        content = admin_client.get(page).content
+        assert b"mallory-outsider" not in content and b"loner-in-no-tenant" not in content
+    assert b"bob-approver" in admin_client.get("/admin/auth/user/").content
+    assert admin_client.get(f"/admin/auth/user/{loner.pk}/change/").status_code == 302
+
+
+@pytest.mark.parametrize("typed", ["nobody-by-that-name", "root"])
+def test_an_unknown_user_or_a_superuser_cannot_be_granted(admin_client, tenant, superuser, typed):
+    response = admin_client.post(
+        "/admin/sgportal/membership/add/", {"user": typed, "tenant": tenant.pk, "role": "viewer"}
+    )
     assert response.status_code == 200
-    assert b"mallory-outsider" not in response.content
+    assert b"No active user with this username or email." in response.content
+    assert not Membership.objects.filter(tenant=tenant, user__username=typed).exists()
+
+
+def test_a_shared_email_asks_for_the_username(admin_client, tenant):
+    UserFactory(username="twin-a", email="twins@example.com")
+    UserFactory(username="twin-b", email="twins@example.com")
+    response = admin_client.post(
+        "/admin/sgportal/membership/add/",
+        {"user": "twins@example.com", "tenant": tenant.pk, "role": "viewer"},
+    )
+    assert b"give the username instead" in response.content
+    response = admin_client.post(
+        "/admin/sgportal/membership/add/", {"user": "twin-b", "tenant": tenant.pk, "role": "viewer"}
+    )
+    assert response.status_code == 302
+    assert Membership.objects.get(
+        tenant=tenant, user__username__startswith="twin"
+    ).user.username == ("twin-b")
+
+
+def test_a_membership_form_shows_its_user_by_name(admin_client, approver):
+    membership = Membership.objects.get(user=approver)
+    page = admin_client.get(f"/admin/sgportal/membership/{membership.pk}/change/").content
+    assert b'value="bob-approver"' in page
+
+
+def test_only_a_superuser_adds_users(admin_client, client, superuser):
+    assert admin_client.get("/admin/auth/user/add/").status_code == 403
+    client.force_login(superuser)
+    assert client.get("/admin/auth/user/add/").status_code == 200
 
 
 def test_it_cannot_make_itself_superuser(admin_client, admin_user):
@@ -172,10 +215,11 @@ def test_it_scopes_slack_identities(admin_client, tenant, other_tenant, outsider
             "tenant": other_tenant.pk,
             "team_id": ours.team_id,
             "slack_user_id": ours.slack_user_id,
-            "user": ours.user_id,
+            "user": ours.user.username,
         },
     )
     assert response.status_code == 200
+    assert b"Select a valid choice" in response.content  # the tenant, not the user
     ours.refresh_from_db()
     assert ours.tenant_id == tenant.pk
     assert SlackIdentity.objects.filter(tenant=other_tenant).count() == 1
