@@ -180,9 +180,10 @@ def test_it_reauthorizes_a_rule_revoked_by_id_from_the_inventory(ec2, group, acc
     assert restored == [rule["definition"]]
 
 
-def test_it_restores_a_modified_rule_from_the_inventory(ec2, group, account, approver):
+@pytest.fixture
+def modified(ec2, group, account):
+    """A rule modified an hour after the inventory saw it: (its original, the change)."""
     rule = authorize(ec2, group, ingress(22, "10.0.0.0/8", description="ssh from vpn"))[0]
-    # Seen by an earlier refresh, an hour before the modify.
     inventory.record_snapshot(
         account, REGION, group, group_rules(ec2, group), at=timezone.now() - timedelta(hours=1)
     )
@@ -212,6 +213,11 @@ def test_it_restores_a_modified_rule_from_the_inventory(ec2, group, account, app
     # The change arrives: ingestion's signal refreshes the inventory, which now sees the new
     # values. That must not overwrite the definition the revert needs.
     actions.refresh_groups([change.pk])
+    return rule, change
+
+
+def test_it_restores_a_modified_rule_from_the_inventory(ec2, group, modified, approver):
+    rule, change = modified
 
     assert revert(change, deny(change, approver)) == Outcome.REVERTED
 
@@ -219,6 +225,26 @@ def test_it_restores_a_modified_rule_from_the_inventory(ec2, group, account, app
     assert current[rule["rule_id"]] == rule["definition"]
     call = RevertAttempt.objects.get(change=change).plan["calls"][0]
     assert call["operation"] == "ModifySecurityGroupRules"
+
+
+def test_a_modify_revert_in_dry_run_proves_permissions_and_changes_nothing(
+    ec2, group, modified, approver, tenant
+):
+    rule, change = modified
+    tenant.dry_run = True
+    tenant.save()
+    before = {r["rule_id"]: r["definition"] for r in group_rules(ec2, group)}
+
+    assert revert(change, deny(change, approver)) == Outcome.DRY_RUN
+
+    assert {r["rule_id"]: r["definition"] for r in group_rules(ec2, group)} == before
+    assert before[rule["rule_id"]] != rule["definition"]  # still the modified values
+    attempt = RevertAttempt.objects.get(change=change)
+    assert [(c["operation"], c["result"]) for c in attempt.calls] == [
+        ("ModifySecurityGroupRules", "dry_run_ok")
+    ]
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DENIED
 
 
 def test_it_fails_a_modify_with_no_prior_state_known(ec2, group, account, approver):
