@@ -399,10 +399,19 @@ def refresh_groups(change_ids: list[int]) -> int:
     return refreshed
 
 
-def stale_work(older_than_s: int) -> list[tuple[str, int, int | None]]:
+def stale_work(
+    older_than_s: int, unclaimed_after_s: int | None = None
+) -> list[tuple[str, int, int | None]]:
     """(kind, change id, decision id) of work whose task seems lost: attempts still running
-    after ``older_than_s`` (longer than a task may run), and denials never picked up."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    after ``older_than_s`` (longer than a task may run), and denials no worker has picked
+    up after ``unclaimed_after_s`` (default: the same). A worker claims a denial as soon as
+    it takes the task, before waiting for the account's slot, so an unclaimed denial minutes
+    old lost its task; re-sending it early costs at most a duplicate that changes nothing."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_s)
+    unclaimed_cutoff = now - timedelta(
+        seconds=older_than_s if unclaimed_after_s is None else unclaimed_after_s
+    )
     work: list[tuple[str, int, int | None]] = [
         (kind, change_id, decision_id)
         for kind, change_id, decision_id in RevertAttempt.objects.filter(
@@ -411,7 +420,7 @@ def stale_work(older_than_s: int) -> list[tuple[str, int, int | None]]:
     ]
     lost = Decision.objects.filter(
         verdict=Verdict.DENY,
-        decided_at__lt=cutoff,
+        decided_at__lt=unclaimed_cutoff,
         change__status=ChangeStatus.DENIED,
         change__revert_attempts__isnull=True,
     ).values_list("change_id", "id")

@@ -82,7 +82,9 @@ def refresh_inventory(change_ids: list[int]) -> int:
 def resume_stale_attempts() -> int:
     """Beat: re-enqueue reverts whose task was lost (broker restart, a dropped publish).
     Duplicates are harmless: the claim and the attempt lock make them no-ops."""
-    work = actions.stale_work(settings.REMEDIATION_STALE_AFTER_S)
+    work = actions.stale_work(
+        settings.REMEDIATION_STALE_AFTER_S, settings.REMEDIATION_UNCLAIMED_AFTER_S
+    )
     for kind, change_id, decision_id in work:
         enqueue(undo_revert if kind == "undo" else revert_change, change_id, decision_id)
     return len(work)

@@ -228,9 +228,11 @@ if _visibility_timeout:
 # or Slack was broken and has been fixed), and how overdue a queued post must be to count.
 NOTIFY_SWEEP_INTERVAL_S = env_int("SGPORTAL_NOTIFY_SWEEP_INTERVAL_S", 120, minimum=10)
 NOTIFY_STALE_AFTER_S = env_int("SGPORTAL_NOTIFY_STALE_AFTER_S", 600, minimum=60)
-# Beat: how often to look for reverts whose task was lost, and how old they must be
-# (longer than CELERY_TASK_TIME_LIMIT, so a running task is never doubled needlessly).
-REMEDIATION_SWEEP_INTERVAL_S = env_int("SGPORTAL_REVERT_SWEEP_INTERVAL_S", 300, minimum=10)
+# Beat: how often to look for reverts whose task was lost, and how old they must be: a
+# running attempt longer than CELERY_TASK_TIME_LIMIT (so a running task is never doubled
+# needlessly); a denial no worker has claimed (claimed on pick-up), a few minutes.
+REMEDIATION_SWEEP_INTERVAL_S = env_int("SGPORTAL_REVERT_SWEEP_INTERVAL_S", 60, minimum=10)
 REMEDIATION_STALE_AFTER_S = env_int(
     "SGPORTAL_REVERT_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + 5 * 60, minimum=60
 )
+REMEDIATION_UNCLAIMED_AFTER_S = env_int("SGPORTAL_REVERT_UNCLAIMED_AFTER_S", 300, minimum=60)

@@ -92,5 +92,35 @@ def test_it_schedules_the_sweep_in_beat():
     ensure_periodic_tasks()
 
     entry = PeriodicTask.objects.get(task=tasks.RESUME_STALE)
-    assert entry.interval.every == 300
-    assert entry.expire_seconds == 300
+    assert entry.interval.every == 60
+    assert entry.expire_seconds == 60
+
+
+def test_an_unclaimed_denial_is_resumed_sooner_than_a_running_attempt(account, approver):
+    """After a broker outage a denial nobody picked up is re-sent after minutes, while an
+    attempt a worker is running is left alone until it outlives any task."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    def denied(rule_id):
+        change = make_change(
+            account,
+            "AuthorizeSecurityGroupIngress",
+            "sg-0123456789abcdef0",
+            [rule_json("added", ingress(22), rule_id)],
+        )
+        return change, deny(change, approver)
+
+    (lost, lost_decision), (running, running_decision) = denied("sgr-1"), denied("sgr-2")
+    actions.start_revert(running.pk, running_decision.pk)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=4), tick=False):
+        assert actions.stale_work(1200, 300) == []
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert actions.stale_work(1200, 300) == [("revert", lost.pk, lost_decision.pk)]
+    with time_machine.travel(timezone.now() + timedelta(minutes=21), tick=False):
+        assert sorted(actions.stale_work(1200, 300)) == sorted(
+            [("revert", lost.pk, lost_decision.pk), ("revert", running.pk, running_decision.pk)]
+        )
