@@ -10,8 +10,8 @@ A pending change can sit in the queue with no Slack message for three reasons:
 3. Slack could not be used (not configured, or broken settings): the row is ``skipped``;
    once the tenant's settings work again, the message is sent after all.
 
-And a posted message can go on showing buttons for a change decided or reverted since,
-when the update's task was lost (4.): it is refreshed.
+4. And a posted message can go on showing buttons for a change decided or reverted
+   since, when the update's task was lost: it is refreshed.
 
 The beat task ``approvals.tasks.resume_notifications`` runs this every
 ``SGPORTAL_NOTIFY_SWEEP_INTERVAL_S``. Every step is safe to repeat: the policy step only
@@ -47,7 +47,7 @@ RECENT = timedelta(days=1)
 
 
 def resume_notifications(stale_after_s: int) -> dict[str, int]:
-    """Repair all three cases; returns how many changes or messages each one handled."""
+    """Make every repair once; returns how many changes or messages each one handled."""
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     counts = {
         "policy": _run_lost_policy_steps(cutoff),
