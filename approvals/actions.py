@@ -9,7 +9,6 @@ audit entry is written in the same transaction; ``change_decided`` goes out on c
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,8 +19,6 @@ from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal import events
 from sgportal.audit import actor_name_of, record_audit
 from sgportal.models import AuditAction
-
-log = logging.getLogger(__name__)
 
 REVERTED_STATUSES = (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED)
 
@@ -153,27 +150,16 @@ def _record(change, *, verdict, via, user, actor_name, reason, now):
             },
         )
         change_id, decision_id = change.pk, decision.pk
-        transaction.on_commit(lambda: _announce(change_id, decision_id, verdict))
-    return decision, before_status, after_status
-
-
-def _announce(change_id: int, decision_id: int, verdict: str) -> None:
-    """Send change_decided. The decision has committed: a failing receiver (the broker
-    down, say) is logged and must neither stop the others nor fail the caller; the beat
-    sweeps redo what it could not start."""
-    responses = events.change_decided.send_robust(
-        sender=Decision, change_id=change_id, decision_id=decision_id, verdict=verdict
-    )
-    for receiver, response in responses:
-        if isinstance(response, Exception):
-            log.error(
-                "change_decided receiver %r failed for change %s (decision %s): %s",
-                receiver,
-                change_id,
-                decision_id,
-                response,
-                exc_info=response,
+        transaction.on_commit(
+            lambda: events.announce(
+                events.change_decided,
+                Decision,
+                change_id=change_id,
+                decision_id=decision_id,
+                verdict=verdict,
             )
+        )
+    return decision, before_status, after_status
 
 
 def refuse_decision(

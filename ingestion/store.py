@@ -8,7 +8,6 @@ with ``sgportal.events.changes_ingested`` after the transaction commits.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,10 +18,8 @@ from django.utils import timezone
 
 from ingestion.models import SecurityGroupChange
 from ingestion.parser import ParsedChange
-from sgportal.events import changes_ingested
+from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
-
-logger = logging.getLogger(__name__)
 
 _FIELDS = [f for f in SecurityGroupChange._meta.concrete_fields if not f.primary_key]
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
@@ -109,18 +106,7 @@ def store_changes(
 def _announce(tenant_id: int, change_ids: list[int]) -> None:
     """Send changes_ingested; a failing receiver is logged and never stops the ingestion
     (or the other receivers): the rows are stored and will not be announced again."""
-    responses = changes_ingested.send_robust(
-        sender=SecurityGroupChange, tenant_id=tenant_id, change_ids=change_ids
-    )
-    for receiver, response in responses:
-        if isinstance(response, Exception):
-            logger.error(
-                "changes_ingested receiver %r failed for tenant %s, changes %s",
-                receiver,
-                tenant_id,
-                change_ids,
-                exc_info=response,
-            )
+    announce(changes_ingested, SecurityGroupChange, tenant_id=tenant_id, change_ids=change_ids)
 
 
 def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, int], now) -> list:

@@ -42,7 +42,7 @@ from remediation.models import (
     RevertAttempt,
 )
 from sgportal.audit import record_audit
-from sgportal.events import revert_finished
+from sgportal.events import announce, revert_finished
 from sgportal.models import AuditAction
 
 logger = logging.getLogger("remediation")
@@ -235,8 +235,9 @@ def finish(
         )
         change_id, attempt_id = attempt.change_id, attempt.pk
         transaction.on_commit(
-            lambda: revert_finished.send(
-                sender=RevertAttempt,
+            lambda: announce(
+                revert_finished,
+                RevertAttempt,
                 change_id=change_id,
                 attempt_id=attempt_id,
                 outcome=outcome,
