@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sgportal.schedules import PERIODIC_TASKS, Periodic
+from sgportal.schedules import Periodic, register
 
 RESUME_NOTIFICATIONS = Periodic(
     "send lost or skipped Slack notifications (approvals)",
@@ -12,5 +12,4 @@ RESUME_NOTIFICATIONS = Periodic(
 
 
 def add_periodic_tasks() -> None:
-    if all(spec.task != RESUME_NOTIFICATIONS.task for spec in PERIODIC_TASKS):
-        PERIODIC_TASKS.append(RESUME_NOTIFICATIONS)
+    register(RESUME_NOTIFICATIONS)

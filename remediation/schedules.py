@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sgportal.schedules import PERIODIC_TASKS, Periodic
+from sgportal.schedules import Periodic, register
 
 RESUME_STALE = Periodic(
     "resume lost reverts (remediation)",
@@ -12,5 +12,4 @@ RESUME_STALE = Periodic(
 
 
 def add_periodic_tasks() -> None:
-    if all(spec.task != RESUME_STALE.task for spec in PERIODIC_TASKS):
-        PERIODIC_TASKS.append(RESUME_STALE)
+    register(RESUME_STALE)

@@ -29,6 +29,12 @@ PERIODIC_TASKS: list[Periodic] = [
 ]
 
 
+def register(spec: Periodic) -> None:
+    """Add an app's beat entry (from its AppConfig.ready; twice is harmless)."""
+    if all(existing.task != spec.task for existing in PERIODIC_TASKS):
+        PERIODIC_TASKS.append(spec)
+
+
 def ensure_periodic_tasks(using: str = "default") -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
