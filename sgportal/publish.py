@@ -21,6 +21,7 @@ What a lost publish leaves undone is repaired by the beat sweeps: reverts by
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # How long the background thread keeps trying one publish before logging it as lost.
 PATIENCE_S = 60.0
+# How long a process exiting normally waits for its queued publishes.
+SHUTDOWN_WAIT_S = 5.0
 
 _background: ContextVar[bool] = ContextVar("sgportal_publish_in_background", default=False)
 
@@ -80,6 +83,8 @@ class _Publisher:
         self.jobs: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="sgportal-publisher", daemon=True)
         self.thread.start()
+        # A web worker shutting down (gunicorn restart) gives queued publishes a moment.
+        atexit.register(self.wait_idle, SHUTDOWN_WAIT_S)
 
     def submit(self, task, args, kwargs, options) -> None:
         self.jobs.put((task, args, kwargs, options))
