@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sgportal.metrics import DbMetric, Sample, register_db_metric
+from sgportal.metrics import DbMetric, Sample, counts, register_db_metric
 
 
 def _unsent() -> Iterable[Sample]:
     """Slack messages of changes still waiting for a decision that are not in Slack."""
-    from django.db.models import Count
-
     from approvals.models import SlackMessage, SlackMessageStatus
     from ingestion.models import ChangeStatus
 
-    rows = (
-        SlackMessage.objects.filter(change__status=ChangeStatus.PENDING)
-        .exclude(status=SlackMessageStatus.POSTED)
-        .values("change__tenant__slug", "status")
-        .annotate(n=Count("id"))
+    unsent = SlackMessage.objects.filter(change__status=ChangeStatus.PENDING).exclude(
+        status=SlackMessageStatus.POSTED
     )
-    for row in rows:
-        yield {"tenant": row["change__tenant__slug"], "status": row["status"]}, float(row["n"])
+    return counts(unsent, tenant="change__tenant__slug", status="status")
 
 
 def register() -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count
 from django.utils import timezone
 
-from sgportal.metrics import DbMetric, Sample, register_db_metric
+from sgportal.metrics import DbMetric, Sample, counts, register_db_metric
 
 
 def _watermark_age() -> Iterable[Sample]:
@@ -23,13 +22,8 @@ def _watermark_age() -> Iterable[Sample]:
 def _unparseable() -> Iterable[Sample]:
     from ingestion.models import ChangeStatus, SecurityGroupChange
 
-    rows = (
-        SecurityGroupChange.objects.filter(status=ChangeStatus.UNPARSEABLE)
-        .values("tenant__slug")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        yield {"tenant": row["tenant__slug"]}, float(row["n"])
+    unparseable = SecurityGroupChange.objects.filter(status=ChangeStatus.UNPARSEABLE)
+    return counts(unparseable, tenant="tenant__slug")
 
 
 def register() -> None:

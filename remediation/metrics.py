@@ -4,35 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sgportal.metrics import DbMetric, Sample, register_db_metric
+from sgportal.metrics import DbMetric, Sample, counts, register_db_metric
 
 
 def _failures() -> Iterable[Sample]:
-    from django.db.models import Count
-
     from remediation.models import FAILED_OUTCOMES, RevertAttempt
 
-    rows = (
-        RevertAttempt.objects.filter(outcome__in=FAILED_OUTCOMES)
-        .values("change__tenant__slug", "kind")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        yield {"tenant": row["change__tenant__slug"], "kind": row["kind"]}, float(row["n"])
+    failed = RevertAttempt.objects.filter(outcome__in=FAILED_OUTCOMES)
+    return counts(failed, tenant="change__tenant__slug", kind="kind")
 
 
 def _running() -> Iterable[Sample]:
-    from django.db.models import Count
-
     from remediation.models import AttemptStatus, RevertAttempt
 
-    rows = (
-        RevertAttempt.objects.filter(status=AttemptStatus.RUNNING)
-        .values("change__tenant__slug")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        yield {"tenant": row["change__tenant__slug"]}, float(row["n"])
+    running = RevertAttempt.objects.filter(status=AttemptStatus.RUNNING)
+    return counts(running, tenant="change__tenant__slug")
 
 
 def register() -> None:

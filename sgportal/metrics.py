@@ -43,6 +43,15 @@ class _DbCollector:
             yield family
 
 
+def counts(queryset, **labels: str) -> Iterable[Sample]:
+    """Rows of ``queryset`` counted per group, as samples: ``label=field`` names each label
+    and the field it comes from, e.g. ``counts(qs, tenant="tenant__slug")``."""
+    from django.db.models import Count
+
+    for row in queryset.values(*labels.values()).annotate(n=Count("id")):
+        yield {label: row[field] for label, field in labels.items()}, float(row["n"])
+
+
 def render() -> bytes:
     registry = CollectorRegistry()
     registry.register(_DbCollector())
@@ -57,12 +66,9 @@ def _tenant_samples() -> Iterable[Sample]:
 
 
 def _audit_samples() -> Iterable[Sample]:
-    from django.db.models import Count
-
     from sgportal.models import AuditEntry
 
-    for row in AuditEntry.objects.values("tenant__slug").annotate(n=Count("id")):
-        yield {"tenant": row["tenant__slug"]}, float(row["n"])
+    return counts(AuditEntry.objects.all(), tenant="tenant__slug")
 
 
 register_db_metric(
