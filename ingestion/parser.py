@@ -127,13 +127,7 @@ def parse_text(text: str | bytes, *, own_role_arns: Iterable[str] = ()) -> Parse
         record = _loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
         raw_text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        raw_text = _clean_str(raw_text)
-        return ParsedChange(
-            event_id=_synthetic_id(raw_text),
-            raw={"unparsed_text": raw_text},
-            parse_error=f"not JSON: {exc}"[:1000],
-            status=ChangeStatus.UNPARSEABLE,
-        )
+        return _unreadable("unparsed_text", _clean_str(raw_text), f"not JSON: {exc}")
     # Without any \u escape the text has no NUL or lone surrogate (JSON text cannot hold
     # them raw): the common case skips the walk over the record.
     clean = isinstance(text, str) and "\\u" not in text
@@ -159,12 +153,8 @@ def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> P
         raw = record if known_clean or not _has_bad(record) else _sanitized(record)
         change = ParsedChange(event_id=_event_id(raw), raw=raw)
     except Exception as exc:  # noqa: BLE001 - too deep or too odd even to keep verbatim
-        text = _safe_repr(record)
-        return ParsedChange(
-            event_id=_synthetic_id(text),
-            raw={"unparsed_repr": text},
-            parse_error=f"cannot read record: {type(exc).__name__}"[:1000],
-            status=ChangeStatus.UNPARSEABLE,
+        return _unreadable(
+            "unparsed_repr", _safe_repr(record), f"cannot read record: {type(exc).__name__}"
         )
     try:
         _fill(change, raw, _role_keyset(tuple(own_role_arns)))
@@ -625,6 +615,17 @@ def _event_id(record: Any) -> str:
         if isinstance(event_id, str) and 0 < len(event_id) <= _MAX["event_id"]:
             return event_id
     return _synthetic_id(json.dumps(record, sort_keys=True, default=repr))
+
+
+def _unreadable(key: str, text: str, error: str) -> ParsedChange:
+    """A record that could not even be read: kept as text under ``key``, with an id made
+    from that text."""
+    return ParsedChange(
+        event_id=_synthetic_id(text),
+        raw={key: text},
+        parse_error=error[:1000],
+        status=ChangeStatus.UNPARSEABLE,
+    )
 
 
 def _synthetic_id(text: str) -> str:
