@@ -127,18 +127,11 @@ def mark_slack_broken(tenant: Tenant, error: str) -> None:
     log.warning("Slack settings of tenant %s marked broken: %s", tenant.slug, error)
 
 
-def _load(message_id: int) -> SlackMessage | None:
+def _load(**lookup) -> SlackMessage | None:
+    """The message with what rendering it needs (its change, tenant and account)."""
     return (
         SlackMessage.objects.select_related("change__tenant", "change__account")
-        .filter(pk=message_id)
-        .first()
-    )
-
-
-def _load_for_change(change_id: int) -> SlackMessage | None:
-    return (
-        SlackMessage.objects.select_related("change__tenant", "change__account")
-        .filter(change_id=change_id)
+        .filter(**lookup)
         .first()
     )
 
@@ -157,7 +150,7 @@ def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
 
 def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     """Post the message once: pace per channel, record channel/ts, sort errors."""
-    message = _load(message_id)
+    message = _load(pk=message_id)
     if message is None:
         return Outcome("gone")
     if message.status != SlackMessageStatus.PENDING or message.ts:
@@ -220,7 +213,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
 
 def refresh(change_id: int) -> Outcome:
     """chat.update the change's posted message to show its decision and revert outcome."""
-    message = _load_for_change(change_id)
+    message = _load(change_id=change_id)
     if message is None:
         return Outcome("gone")
     if message.status != SlackMessageStatus.POSTED or not message.ts:
