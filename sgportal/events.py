@@ -42,5 +42,4 @@ def announce(signal: Signal, sender, **kwargs) -> None:
                 receiver,
                 ", ".join(f"{key}={value!r}" for key, value in kwargs.items()),
                 response,
-                exc_info=response,
-            )
+            )  # Django's send_robust has logged the traceback already
