@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-import redis
 from django.conf import settings
 from redis.exceptions import LockError
+
+from sgportal.broker import broker_redis
 
 
 def poll_lock_key(tenant_id: int) -> str:
@@ -23,10 +24,7 @@ def poll_lock_key(tenant_id: int) -> str:
 def tenant_poll_lock(tenant_id: int) -> Iterator[bool]:
     """Yields True when this caller holds the tenant's poll lock, False when another does."""
     # Timeouts: a Redis that hangs must fail the poll, not block it forever.
-    client = redis.Redis.from_url(
-        settings.CELERY_BROKER_URL, socket_timeout=10, socket_connect_timeout=10
-    )
-    lock = client.lock(
+    lock = broker_redis(socket_timeout=10, connect_timeout=10).lock(
         poll_lock_key(tenant_id),
         timeout=settings.CELERY_TASK_TIME_LIMIT + 60,
         blocking=False,
@@ -38,4 +36,3 @@ def tenant_poll_lock(tenant_id: int) -> Iterator[bool]:
         if acquired:
             with suppress(LockError):  # expired meanwhile: nothing left to release
                 lock.release()
-        client.close()

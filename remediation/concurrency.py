@@ -21,6 +21,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import connection
 
+from sgportal.broker import broker_redis
+
 LOCK_BASE = 0x5347_0000_0000  # "SG": keeps our advisory keys apart from anyone else's
 
 _ACQUIRE = """
@@ -47,9 +49,7 @@ def _redis():
     url = settings.CELERY_BROKER_URL or ""
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=10)
+    return broker_redis(socket_timeout=10)
 
 
 @contextmanager

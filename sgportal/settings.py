@@ -199,7 +199,6 @@ if SGPORTAL_LAKE_MAX_WAIT_S >= CELERY_TASK_SOFT_TIME_LIMIT:
 # Slack allows about one message per second per channel; posts are paced in Redis (the
 # broker's) per channel, across all workers (see approvals/slack/ratelimit.py).
 SLACK_CHANNEL_INTERVAL_S = 1.0
-SLACK_RATELIMIT_REDIS_URL = CELERY_BROKER_URL
 
 # remediation
 # Celery queue the remediation tasks run on (workers: `-Q celery,remediation`).

@@ -24,6 +24,8 @@ import time
 import redis
 from django.conf import settings
 
+from sgportal.broker import broker_redis
+
 log = logging.getLogger(__name__)
 
 _RESERVE = """
@@ -46,16 +48,11 @@ return 1
 
 _local_lock = threading.Lock()
 _local_next: dict[str, float] = {}
-_client: redis.Redis | None = None
 
 
 def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(
-            settings.SLACK_RATELIMIT_REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-    return _client
+    # Short timeouts: when Redis is slow the in-process schedule below takes over.
+    return broker_redis(socket_timeout=2, connect_timeout=2)
 
 
 def _key(channel: str) -> str:
