@@ -95,6 +95,14 @@ def test_it_polls_the_fixture_pages_into_changes_and_advances_the_watermark(
     )
 
 
+def expect_window(stubber, tenant, start: tuple, end: tuple, rows: list) -> None:
+    """Expect one Lake query for exactly [start, end) (UTC date-time tuples), one page."""
+    statement = build_query(
+        tenant.lake_event_data_store, datetime(*start, tzinfo=UTC), datetime(*end, tzinfo=UTC)
+    )
+    expect_query(stubber, [results_page(rows)], statement=statement)
+
+
 def _event(n: int, minute: int) -> dict:
     rec = record(1)
     return with_event_id(
@@ -109,25 +117,9 @@ def test_overlapping_windows_store_no_duplicates_and_catch_a_late_event(
     a, b, late = _event(1, 40), _event(2, 50), _event(3, 45)
     lake, stubber, _ = stubbed_lake()
     # tick 1 reads [10:15, 11:00): A and B; the event at 10:45 has not reached Lake yet
-    expect_query(
-        stubber,
-        [results_page([a, b])],
-        statement=build_query(
-            lake_tenant.lake_event_data_store,
-            datetime(2026, 9, 14, 10, 15, tzinfo=UTC),
-            datetime(2026, 9, 14, 11, 0, tzinfo=UTC),
-        ),
-    )
+    expect_window(stubber, lake_tenant, (2026, 9, 14, 10, 15), (2026, 9, 14, 11, 0), [a, b])
     # tick 2 reads [10:45, 11:01): A is outside, B again, and the late event now
-    expect_query(
-        stubber,
-        [results_page([late, b])],
-        statement=build_query(
-            lake_tenant.lake_event_data_store,
-            datetime(2026, 9, 14, 10, 45, tzinfo=UTC),
-            datetime(2026, 9, 14, 11, 1, tzinfo=UTC),
-        ),
-    )
+    expect_window(stubber, lake_tenant, (2026, 9, 14, 10, 45), (2026, 9, 14, 11, 1), [late, b])
     with stubber, django_capture_on_commit_callbacks(execute=True):
         with time_machine.travel(NOW, tick=False):
             first = poll_tenant(lake_tenant, lake=lake)
@@ -231,15 +223,7 @@ def test_an_injected_event_data_store_is_refused_before_any_call(lake_tenant):
 
 def test_the_first_poll_reads_the_overlap_before_now(lake_tenant):
     lake, stubber, _ = stubbed_lake()
-    expect_query(
-        stubber,
-        [results_page([])],
-        statement=build_query(
-            lake_tenant.lake_event_data_store,
-            datetime(2026, 9, 14, 10, 45, tzinfo=UTC),
-            datetime(2026, 9, 14, 11, 0, tzinfo=UTC),
-        ),
-    )
+    expect_window(stubber, lake_tenant, (2026, 9, 14, 10, 45), (2026, 9, 14, 11, 0), [])
     with stubber, time_machine.travel(NOW, tick=False):
         run = poll_tenant(lake_tenant, lake=lake)
     assert run.status == PollStatus.SUCCEEDED
@@ -267,24 +251,8 @@ def test_a_slow_run_finishing_late_never_moves_the_watermark_back(lake_tenant):
 def test_after_an_outage_ticks_catch_up_in_bounded_windows(lake_tenant):
     set_watermark(lake_tenant, datetime(2026, 9, 12, 0, 15, tzinfo=UTC))  # two days behind
     lake, stubber, _ = stubbed_lake()
-    expect_query(
-        stubber,
-        [results_page([])],
-        statement=build_query(
-            lake_tenant.lake_event_data_store,
-            datetime(2026, 9, 12, 0, 0, tzinfo=UTC),
-            datetime(2026, 9, 12, 6, 0, tzinfo=UTC),
-        ),
-    )
-    expect_query(
-        stubber,
-        [results_page([])],
-        statement=build_query(
-            lake_tenant.lake_event_data_store,
-            datetime(2026, 9, 12, 5, 45, tzinfo=UTC),
-            datetime(2026, 9, 12, 11, 45, tzinfo=UTC),
-        ),
-    )
+    expect_window(stubber, lake_tenant, (2026, 9, 12, 0, 0), (2026, 9, 12, 6, 0), [])
+    expect_window(stubber, lake_tenant, (2026, 9, 12, 5, 45), (2026, 9, 12, 11, 45), [])
     with stubber, time_machine.travel(NOW, tick=False):
         poll_tenant(lake_tenant, lake=lake)
         assert watermark(lake_tenant) == datetime(2026, 9, 12, 6, 0, tzinfo=UTC)
