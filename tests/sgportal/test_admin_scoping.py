@@ -18,6 +18,19 @@ def admin_client(client, admin_user):
     return client
 
 
+def superuser_form(user) -> dict:
+    """The user change form, posted asking to make ``user`` a superuser."""
+    return {
+        "username": user.username,
+        "email": user.email,
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+
+
 def account_form(account, **overrides):
     data = {
         "tenant": account.tenant_id,
@@ -182,16 +195,7 @@ def test_only_a_superuser_adds_users(admin_client, client, superuser):
 
 def test_it_cannot_make_itself_superuser(admin_client, admin_user):
     response = admin_client.post(
-        f"/admin/auth/user/{admin_user.pk}/change/",
-        {
-            "username": admin_user.username,
-            "email": admin_user.email,
-            "is_active": "on",
-            "is_staff": "on",
-            "is_superuser": "on",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
-        },
+        f"/admin/auth/user/{admin_user.pk}/change/", superuser_form(admin_user)
     )
     assert response.status_code in (200, 302)
     admin_user.refresh_from_db()
@@ -266,18 +270,7 @@ def test_a_superuser_sees_every_tenant(client, superuser, account, other_account
 def test_the_same_form_lets_a_superuser_grant_superuser(client, superuser, admin_user):
     """Proves the refusal above comes from scoping, not from a form that never saves."""
     client.force_login(superuser)
-    response = client.post(
-        f"/admin/auth/user/{admin_user.pk}/change/",
-        {
-            "username": admin_user.username,
-            "email": admin_user.email,
-            "is_active": "on",
-            "is_staff": "on",
-            "is_superuser": "on",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
-        },
-    )
+    response = client.post(f"/admin/auth/user/{admin_user.pk}/change/", superuser_form(admin_user))
     assert response.status_code == 302, response.content[:2000]
     admin_user.refresh_from_db()
     assert admin_user.is_superuser is True
