@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingestion.lake import EVENT_NAMES
 from ingestion.models import ChangeStatus
 from ingestion.parser import parse_record, parse_text
 from tests.ingestion.helpers import load, record
@@ -416,19 +417,7 @@ shaped = st.fixed_dictionaries(
     {
         "eventID": st.one_of(st.text(max_size=80), json_values),
         "eventTime": st.one_of(st.just("2026-09-14T08:02:11Z"), json_values),
-        "eventName": st.sampled_from(
-            [
-                "AuthorizeSecurityGroupIngress",
-                "AuthorizeSecurityGroupEgress",
-                "RevokeSecurityGroupIngress",
-                "RevokeSecurityGroupEgress",
-                "ModifySecurityGroupRules",
-                "CreateSecurityGroup",
-                "DeleteSecurityGroup",
-                "Other",
-            ]
-        )
-        | json_values,
+        "eventName": st.sampled_from([*EVENT_NAMES, "Other"]) | json_values,
         "userIdentity": json_values,
         "requestParameters": st.dictionaries(
             st.sampled_from(
