@@ -104,6 +104,13 @@ def _new_attempt(
     return attempt
 
 
+def _decision(change, verdict: str, decision_id: int | None) -> Decision | None:
+    """The decision the task was sent for, else the change's decision of that verdict."""
+    decisions = Decision.objects.filter(change=change, verdict=verdict).select_related("user")
+    decision = decisions.filter(pk=decision_id).first() if decision_id else None
+    return decision or decisions.first()
+
+
 def start_revert(change_id: int, decision_id: int | None = None) -> RevertAttempt | None:
     """Claim a denied change (denied -> reverting) and plan it; or resume the running attempt."""
     with transaction.atomic():
@@ -119,9 +126,7 @@ def start_revert(change_id: int, decision_id: int | None = None) -> RevertAttemp
                 .first()
             )
         change = SecurityGroupChange.objects.select_related("tenant", "account").get(pk=change_id)
-        decisions = Decision.objects.filter(change=change, verdict=Verdict.DENY)
-        decision = decisions.filter(pk=decision_id).first() if decision_id else None
-        decision = decision or decisions.select_related("user").first()
+        decision = _decision(change, Verdict.DENY, decision_id)
         if change.account is None:
             plan = planner.not_revertible(
                 f"account {change.aws_account_id or '?'} is not registered with this tenant",
@@ -147,9 +152,7 @@ def start_undo(change_id: int, decision_id: int | None = None) -> RevertAttempt 
             return existing if existing.status == AttemptStatus.RUNNING else None
         if change.status not in (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED):
             return None
-        decisions = Decision.objects.filter(change=change, verdict=Verdict.UNDO_REVERT)
-        decision = decisions.filter(pk=decision_id).first() if decision_id else None
-        decision = decision or decisions.select_related("user").first()
+        decision = _decision(change, Verdict.UNDO_REVERT, decision_id)
         revert = (
             change.revert_attempts.filter(
                 kind=AttemptKind.REVERT,
