@@ -13,8 +13,6 @@ from django.db.models import Q
 from sgportal.admin_base import (
     ReadOnlyTenantAdmin,
     TenantScopedAdmin,
-    is_tenant_admin,
-    tenant_admin_ids,
 )
 from sgportal.audit import record_audit, snapshot
 from sgportal.models import (
@@ -31,15 +29,6 @@ from sgportal.models import (
 SLACK_FIELDS = {"slack_team_id", "slack_channel_id", "slack_bot_token"}
 
 User = get_user_model()
-
-
-def users_visible_to(request):
-    """Users a tenant admin may see: members of the tenants they administer, nobody else
-    (not even users in no tenant yet: they may belong to another customer)."""
-    users = User.objects.all()
-    if request.user.is_superuser:
-        return users
-    return users.filter(memberships__tenant_id__in=tenant_admin_ids(request)).distinct()
 
 
 def users_pickable_by(request):
@@ -170,8 +159,15 @@ class AwsAccountAdmin(TenantScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(UserPickerMixin, TenantScopedAdmin):
+    """A tenant admin grants, changes the role of, and revokes memberships. Whom and where a
+    membership is for is fixed once granted: revoke it and grant another."""
+
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + ["user", "tenant"] if obj is not None else fields
 
 
 @admin.register(SlackIdentity)
@@ -230,44 +226,29 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class ScopedUserAdmin(UserAdmin):
-    """Tenant admins manage users of their tenants but can never grant superuser or permissions."""
-
-    def get_queryset(self, request):
-        return users_visible_to(request)
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += ["is_superuser", "groups", "user_permissions", "last_login", "date_joined"]
-        return fields
+    """People's accounts belong to them and their identity provider: only superusers see or
+    change a user (password, email, username, active and staff flags). A tenant admin grants
+    and revokes memberships (``MembershipAdmin``) and never gains power over an account."""
 
     def has_module_permission(self, request) -> bool:
-        return is_tenant_admin(request)
+        return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return is_tenant_admin(request) and self._visible(request, obj)
+        return request.user.is_active and request.user.is_superuser
 
     def has_add_permission(self, request) -> bool:
-        # Users come from sign-in (SSO) or a superuser; a tenant admin then grants them a
-        # membership by username or email. A user a tenant admin created would belong to
-        # no tenant, and so be invisible to them.
-        return request.user.is_superuser
+        return request.user.is_active and request.user.is_superuser
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return is_tenant_admin(request) and self._visible(request, obj)
+        return request.user.is_active and request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def _visible(self, request, obj) -> bool:
-        return obj is None or users_visible_to(request).filter(pk=obj.pk).exists()
+        return request.user.is_active and request.user.is_superuser
 
     def save_model(self, request, obj, form, change) -> None:
         with transaction.atomic():
             stored = User.objects.get(pk=obj.pk) if change else None
             before = snapshot(stored) if stored else None
-            if not request.user.is_superuser:  # never granted here, whatever was posted
-                obj.is_superuser = stored.is_superuser if stored else False
             super().save_model(request, obj, form, change)
             after = snapshot(obj)
             for data in (before, after):

@@ -27,6 +27,7 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKE = "token_revoke", "API token revoked"
     LOGIN = "login", "Logged in"
     LOGIN_FAILED = "login_failed", "Login failed"
+    PASSWORD_CHANGE = "password_change", "Password changed"
     INGEST_REJECTED = "ingest_rejected", "Ingestion request rejected"
 
 
