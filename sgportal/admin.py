@@ -6,15 +6,14 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 
 from sgportal.admin_base import (
     ReadOnlyTenantAdmin,
     TenantScopedAdmin,
 )
 from sgportal.audit import record_audit, snapshot
+from sgportal.memberships import clean_grant_email, grant_membership
 from sgportal.models import (
     ApiToken,
     AuditAction,
@@ -31,54 +30,27 @@ SLACK_FIELDS = {"slack_team_id", "slack_channel_id", "slack_bot_token"}
 User = get_user_model()
 
 
-def users_pickable_by(request):
-    """Users a membership or Slack link may name: any active user but superusers."""
-    users = User.objects.filter(is_active=True)
-    return users if request.user.is_superuser else users.filter(is_superuser=False)
+class MembershipGrantForm(forms.ModelForm):
+    """Grant a role to an email address: the same answer whether or not anyone has it."""
 
+    email = forms.CharField(
+        label="Email",
+        help_text="The person's work email. The membership takes effect when they next sign in "
+        "with this address verified (by the identity provider, or confirmed by email).",
+    )
 
-class UserByIdentifierField(forms.ModelChoiceField):
-    """A user named by their exact username or email, typed in: there is no list to
-    browse, so the form tells a tenant admin nothing about other customers' users."""
+    class Meta:
+        model = Membership
+        fields = ["tenant", "role"]
 
-    widget = forms.TextInput
-    default_error_messages = {
-        "invalid_choice": "No active user with this username or email.",
-        "ambiguous": "Several users have this email; give the username instead.",
-    }
+    def clean_email(self) -> str:
+        return clean_grant_email(self.cleaned_data.get("email", ""))
 
-    def prepare_value(self, value):
-        if hasattr(value, "get_username"):
-            return value.get_username()
-        if isinstance(value, int):  # the stored user's id, when the form is unbound
-            user = self.queryset.model.objects.filter(pk=value).first()
-            return user.get_username() if user else ""
-        return value  # what was typed
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        text = str(value).strip()
-        matches = list(self.queryset.filter(Q(username=text) | Q(email__iexact=text))[:3])
-        by_username = [user for user in matches if user.get_username() == text]
-        if by_username:
-            return by_username[0]
-        if len(matches) > 1:
-            raise ValidationError(self.error_messages["ambiguous"], code="ambiguous")
-        if not matches:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return matches[0]
-
-
-class UserPickerMixin:
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            return UserByIdentifierField(
-                queryset=users_pickable_by(request),
-                label="User",
-                help_text="Their exact username or email.",
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def clean(self):
+        data = super().clean()
+        if data.get("tenant") and data.get("email"):
+            Membership(tenant=data["tenant"], granted_email=data["email"]).validate_constraints()
+        return data
 
 
 @admin.register(Tenant)
@@ -158,22 +130,62 @@ class AwsAccountAdmin(TenantScopedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(UserPickerMixin, TenantScopedAdmin):
-    """A tenant admin grants, changes the role of, and revokes memberships. Whom and where a
-    membership is for is fixed once granted: revoke it and grant another."""
+class MembershipAdmin(TenantScopedAdmin):
+    """A tenant admin grants roles by email (``sgportal.memberships``), changes a role, and
+    revokes. Whom and where a membership is for is fixed once granted: revoke and grant anew."""
 
-    list_display = ["user", "tenant", "role", "created_at"]
+    list_display = ["person", "tenant", "role", "created_at"]
     list_filter = ["role"]
+    search_fields = ["granted_email", "user__username", "user__email"]
+
+    @admin.display(description="Person")
+    def person(self, obj: Membership) -> str:
+        if obj.user_id:
+            return obj.user.get_username()
+        return f"{obj.granted_email} (binds at their next sign-in)"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "tenant", "role"]
+        return ["person", "granted_email", "tenant", "role"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        return fields + ["user", "tenant"] if obj is not None else fields
+        return fields + ["person", "granted_email", "tenant"] if obj is not None else fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MembershipGrantForm
+            kwargs["fields"] = ["tenant", "role"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        granted = grant_membership(
+            tenant=form.cleaned_data["tenant"],
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            actor=request.user,
+        )
+        obj.pk, obj.user_id, obj.granted_email = granted.pk, granted.user_id, granted.granted_email
+        obj.created_at = granted.created_at
 
 
 @admin.register(SlackIdentity)
-class SlackIdentityAdmin(UserPickerMixin, TenantScopedAdmin):
+class SlackIdentityAdmin(TenantScopedAdmin):
+    """Slack identities come only from the signed link flow (approvals.slack.links), where the
+    person proves both sides; here an admin sees them and may unlink (delete), nothing else —
+    not even a superuser, since an edited link would decide in someone else's name."""
+
     list_display = ["team_id", "slack_user_id", "user", "tenant", "verified_at", "linked_via"]
-    readonly_fields = ["verified_at", "linked_via"]
+    search_fields = ["slack_user_id", "user__username"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ApiToken)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from sgportal.fields import EncryptedTextField
 from sgportal.tenancy import Role, TenantScopedQuerySet
@@ -164,23 +165,46 @@ class AwsAccount(models.Model):
 
 
 class Membership(models.Model):
-    """A user's role in a tenant: viewer < approver < admin."""
+    """A person's role in a tenant (viewer < approver < admin), or a grant to an email address
+    that binds to whoever signs in with that address verified (``sgportal.memberships``)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        null=True,
+        blank=True,
+        help_text="Empty until the person signs in with the granted email address verified.",
     )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    granted_email = models.EmailField(
+        blank=True, help_text="The address this membership was granted to, if by email."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant", "user"]
-        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership"),
+            models.UniqueConstraint(
+                Lower("granted_email"),
+                "tenant",
+                condition=Q(user__isnull=True),
+                name="uniq_pending_membership_email",
+                violation_error_message="This address already has a pending membership here.",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(granted_email=""),
+                name="membership_names_someone",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} is {self.role} in {self.tenant}"
+        who = self.user.get_username() if self.user_id else self.granted_email
+        return f"{who} is {self.role} in {self.tenant}"
 
 
 class SlackIdentity(models.Model):

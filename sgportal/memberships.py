@@ -1,0 +1,127 @@
+"""Granting memberships by email, and binding them to the person who proves that address.
+
+A tenant admin grants a role to an email address. The grant names nobody yet: it binds, at
+the next sign-in, to the person whose *verified* address it is (allauth's ``EmailAddress``
+with ``verified=True``, or an identity provider's verified email claim stored the same way).
+So the answer to a grant is the same whether or not anyone has that address (the admin
+learns nothing about other customers' users), an unverified address a person typed into
+their profile counts for nothing, and naming someone gives no power over their account.
+
+A superuser, who sees every user anyway, may grant to an existing person directly.
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import reduce
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+
+from sgportal.audit import record_audit, snapshot
+from sgportal.models import AuditAction, Membership, Tenant
+
+User = get_user_model()
+
+
+def verified_users_with_email(email: str):
+    """Active users who proved ``email`` (case-insensitive); usually none or one."""
+    user_ids = EmailAddress.objects.filter(email__iexact=email.strip(), verified=True).values(
+        "user_id"
+    )
+    return User.objects.filter(pk__in=user_ids, is_active=True)
+
+
+def grant_membership(
+    *, tenant: Tenant, email: str, role: str, actor: Any, via: str = "admin"
+) -> Membership:
+    """Grant ``role`` in ``tenant`` to whoever proves ``email``, audited. Raises
+    ValidationError when the tenant already has a pending grant for that address."""
+    email = email.strip()
+    membership = Membership(tenant=tenant, role=role, granted_email=email)
+    if getattr(actor, "is_superuser", False):
+        people = list(verified_users_with_email(email)[:2])
+        if (
+            len(people) == 1
+            and not Membership.objects.filter(user=people[0], tenant=tenant).exists()
+        ):
+            membership.user = people[0]
+    membership.validate_constraints()
+    with transaction.atomic():
+        membership.save()
+        record_audit(
+            tenant,
+            AuditAction.CREATE,
+            actor=actor,
+            via=via,
+            obj=membership,
+            after=_granted(membership),
+        )
+    return membership
+
+
+def bind_pending_memberships(user) -> list[Membership]:
+    """Bind every pending grant to one of ``user``'s verified addresses, audited in its
+    tenant. A grant in a tenant where the person already has a role is withdrawn instead:
+    their existing role stands."""
+    if not (user.is_active and user.pk):
+        return []
+    addresses = list(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
+    if not addresses:
+        return []
+    bound = []
+    with transaction.atomic():
+        pending = (
+            Membership.objects.select_for_update()
+            .filter(user__isnull=True)
+            .filter(reduce(operator.or_, (Q(granted_email__iexact=a) for a in addresses)))
+        )
+        for membership in pending:
+            before = _granted(membership)
+            if Membership.objects.filter(user=user, tenant_id=membership.tenant_id).exists():
+                membership.delete()
+                record_audit(
+                    membership.tenant_id,
+                    AuditAction.DELETE,
+                    actor=user,
+                    via="web",
+                    object_type=Membership._meta.label,
+                    object_id=before["id"],
+                    object_repr=f"{membership.granted_email}: already a member",
+                    before=before,
+                )
+                continue
+            membership.user = user
+            membership.save(update_fields=["user"])
+            record_audit(
+                membership.tenant_id,
+                AuditAction.UPDATE,
+                actor=user,
+                via="web",
+                obj=membership,
+                before=before,
+                after=_granted(membership),
+            )
+            bound.append(membership)
+    return bound
+
+
+def _granted(membership: Membership) -> dict:
+    return snapshot(membership) | {"id": membership.pk}
+
+
+def clean_grant_email(value: str) -> str:
+    """The form-level check of a grant's address (shape only: existence is never told)."""
+    value = (value or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationError("Enter the person's email address.") from None
+    return value
