@@ -133,7 +133,10 @@ class SlackStandin:
                 {},
             )
         if method == "auth.test":
-            return _Scripted(200, {"ok": True, "team_id": "TSTANDIN", "user_id": "UBOT"}, {})
+            # A token "xoxb-<TEAM>-…" belongs to workspace <TEAM>; others to TSTANDIN.
+            parts = token.split("-")
+            team = parts[1] if len(parts) > 2 and parts[1].startswith("T") else "TSTANDIN"
+            return _Scripted(200, {"ok": True, "team_id": team, "user_id": "UBOT"}, {})
         return _Scripted(200, {"ok": True}, {})
 
     def _handler_class(self):

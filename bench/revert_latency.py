@@ -90,7 +90,6 @@ def main() -> None:
             defaults={
                 "name": "bench-member",
                 "spoke_role_arn": "arn:aws:iam::111111111111:role/SgGuardSpoke",
-                "spoke_external_id": "bench-external-id",
             },
         )
         ec2 = h.member_ec2(account)

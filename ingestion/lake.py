@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sgportal import validators
+from sgportal.aws_roles import refuse_unsafe_role
 from sgportal.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -228,17 +229,18 @@ def lake_client_for(
     max_wait_s: float = 600.0,
     session: boto3.session.Session | None = None,
 ) -> LakeClient:
-    """A LakeClient for the tenant's store, through its read role (with ExternalId) if set."""
+    """A LakeClient for the tenant's store, through its read role (with the tenant's ExternalId;
+    a role found assumable without it is refused) if set."""
     session = session or boto3.session.Session()
     region = tenant.lake_region or None
     if tenant.lake_read_role_arn:
+        refuse_unsafe_role(tenant, tenant.lake_read_role_arn)
         sts = session.client("sts", region_name=region)
         params = {
             "RoleArn": tenant.lake_read_role_arn,
             "RoleSessionName": f"sgportal-lake-{tenant.slug}"[:64],
+            "ExternalId": tenant.external_id,
         }
-        if tenant.lake_read_external_id:
-            params["ExternalId"] = tenant.lake_read_external_id
         credentials = sts.assume_role(**params)["Credentials"]
         session = boto3.session.Session(
             aws_access_key_id=credentials["AccessKeyId"],

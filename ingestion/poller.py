@@ -35,6 +35,7 @@ from ingestion.store import (
     prepare_page,
     store_prepared,
 )
+from sgportal.aws_roles import UnsafeRole
 from sgportal.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ _OUTCOME_STATUS = {
     "TIMED_OUT": PollStatus.TIMED_OUT,
 }
 # Errors that end a run as failed and leave the next tick to try again.
-EXPECTED_ERRORS = (ClientError, BotoCoreError, LakeError, InvalidLakeSetting)
+EXPECTED_ERRORS = (ClientError, BotoCoreError, LakeError, InvalidLakeSetting, UnsafeRole)
 
 Progress = Callable[[ResultPage, StoreResult], None]
 SKIPPED = "skipped"

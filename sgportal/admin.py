@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
+from django.utils.html import format_html
 
-from sgportal.admin_base import (
-    ReadOnlyTenantAdmin,
-    TenantScopedAdmin,
-)
+from sgportal import aws_roles
+from sgportal.admin_base import ReadOnlyTenantAdmin, TenantScopedAdmin, WriteOnlySecretsForm
 from sgportal.audit import record_audit, snapshot
 from sgportal.memberships import clean_grant_email, grant_membership
 from sgportal.models import (
@@ -20,12 +19,13 @@ from sgportal.models import (
     AuditEntry,
     AwsAccount,
     Membership,
+    RoleCheck,
     SlackIdentity,
     SlackStatus,
     Tenant,
 )
 
-SLACK_FIELDS = {"slack_team_id", "slack_channel_id", "slack_bot_token"}
+SLACK_FIELDS = {"slack_channel_id", "slack_bot_token"}
 
 User = get_user_model()
 
@@ -53,8 +53,49 @@ class MembershipGrantForm(forms.ModelForm):
         return data
 
 
+class TenantForm(WriteOnlySecretsForm):
+    """Tenant settings: secrets write-only; the Slack workspace comes from the bot token."""
+
+    secret_fields = ("slack_bot_token", "eventbridge_secret")
+    slack_bot_token__clear = forms.BooleanField(label="Clear the Slack bot token", required=False)
+    eventbridge_secret__clear = forms.BooleanField(
+        label="Clear the EventBridge secret", required=False
+    )
+
+    class Meta:
+        model = Tenant
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        token = data.get("slack_bot_token", "")
+        if "slack_bot_token" in self.changed_data:
+            self.instance.slack_team_id = self._workspace_of(token) if token else ""
+            if (
+                token
+                and Tenant.objects.filter(slack_team_id=self.instance.slack_team_id)
+                .exclude(pk=self.instance.pk)
+                .exists()
+            ):
+                self.add_error(
+                    "slack_bot_token",
+                    "This token's Slack workspace is connected to another sgportal tenant.",
+                )
+        return data
+
+    def _workspace_of(self, token: str) -> str:
+        from approvals.slack.transport import SlackTransport, TransportError
+
+        try:
+            return SlackTransport.workspace_of(token)
+        except TransportError as exc:
+            self.add_error("slack_bot_token", f"Slack did not accept this token ({exc}).")
+            return ""
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
+    form = TenantForm
     list_display = [
         "slug",
         "name",
@@ -65,11 +106,28 @@ class TenantAdmin(TenantScopedAdmin):
         "dry_run",
     ]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slack_status", "slack_error", "created_at"]
+    readonly_fields = [
+        "external_id",
+        "trust_policy",
+        "slack_team_id",
+        "slack_status",
+        "slack_error",
+        "created_at",
+    ]
+    actions = ["rotate_external_id", "check_roles"]
     fieldsets = [
         (
             None,
             {"fields": ["slug", "name", "active", "default_policy", "decision_timeout_minutes"]},
+        ),
+        (
+            "AWS identity",
+            {
+                "fields": ["external_id", "trust_policy"],
+                "description": "Every role you give sgportal (Lake read, hub, spoke) must "
+                "require this ExternalId in its trust policy; a role sgportal can assume "
+                "without it is refused. Rotate it with the action on the tenant list.",
+            },
         ),
         (
             "CloudTrail Lake",
@@ -80,26 +138,45 @@ class TenantAdmin(TenantScopedAdmin):
                     "lake_region",
                     "lake_owner_account_id",
                     "lake_read_role_arn",
-                    "lake_read_external_id",
                 ]
             },
         ),
-        ("Remediation", {"fields": ["hub_role_arn", "hub_external_id", "dry_run"]}),
+        ("Remediation", {"fields": ["hub_role_arn", "dry_run"]}),
         (
             "Slack",
             {
                 "fields": [
+                    "slack_bot_token",
+                    "slack_bot_token__clear",
                     "slack_team_id",
                     "slack_channel_id",
-                    "slack_bot_token",
                     "slack_status",
                     "slack_error",
-                ]
+                ],
+                "description": "The workspace is the one the bot token belongs to "
+                "(Slack's auth.test), never typed.",
             },
         ),
-        ("EventBridge", {"fields": ["eventbridge_secret"]}),
+        ("EventBridge", {"fields": ["eventbridge_secret", "eventbridge_secret__clear"]}),
         (None, {"fields": ["created_at"]}),
     ]
+
+    @admin.display(description="Trust policy to paste")
+    def trust_policy(self, obj: Tenant) -> str:
+        return format_html("<pre>{}</pre>", aws_roles.trust_policy(obj)) if obj.pk else "-"
+
+    @admin.action(description="Rotate the ExternalId (roles must then trust the new one)")
+    def rotate_external_id(self, request, queryset) -> None:
+        for tenant in queryset:
+            aws_roles.rotate_external_id(tenant, actor=request.user)
+            self.message_user(request, f"{tenant}: new ExternalId {tenant.external_id}.")
+
+    @admin.action(description="Check that every role requires the ExternalId")
+    def check_roles(self, request, queryset) -> None:
+        for tenant in queryset:
+            for check in aws_roles.check_tenant_roles(tenant):
+                level = messages.SUCCESS if check.status == "enforced" else messages.ERROR
+                self.message_user(request, f"{tenant}: {check} {check.detail}".strip(), level)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -127,6 +204,14 @@ class AwsAccountAdmin(TenantScopedAdmin):
     list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn"]
     list_filter = ["active"]
     search_fields = ["account_id", "name"]
+
+
+@admin.register(RoleCheck)
+class RoleCheckAdmin(ReadOnlyTenantAdmin):
+    """Results of "Check that every role requires the ExternalId" (tenant list action)."""
+
+    list_display = ["role_arn", "tenant", "status", "checked_at", "detail"]
+    list_filter = ["status"]
 
 
 @admin.register(Membership)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db import models, transaction
 
@@ -144,3 +145,47 @@ class ReadOnlyTenantAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class WriteOnlySecretsForm(forms.ModelForm):
+    """A form whose ``secret_fields`` are write-only: the page says "set" or "not set", an
+    empty input keeps the stored value, a new value replaces it, and a ``<name>__clear``
+    checkbox (declared by the subclass) empties it. The stored secret never goes back to
+    the browser."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored = {}
+        for name in [n for n in self.secret_fields if n in self.fields]:
+            self._stored[name] = getattr(self.instance, name, "") or ""
+            label = self.fields[name].label
+            self.fields[name] = forms.CharField(
+                label=label,
+                required=False,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                help_text=("Set. " if self._stored[name] else "Not set. ")
+                + "Type a new value to replace it; leave empty to keep it.",
+            )
+            self.initial[name] = ""  # never rendered, never compared with the stored value
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        for name, stored in self._stored.items():
+            if self.cleaned_data.get(f"{name}__clear"):
+                self.cleaned_data[name] = ""
+            elif not self.cleaned_data.get(name):
+                self.cleaned_data[name] = stored
+
+    @property
+    def changed_data(self) -> list[str]:
+        changed = [n for n in super().changed_data if not n.endswith("__clear")]
+        cleaned = getattr(self, "cleaned_data", {})
+        return [
+            n for n in changed if n not in self._stored or cleaned.get(n) != self._stored[n]
+        ] + [
+            n
+            for n, stored in self._stored.items()
+            if n not in changed and cleaned.get(f"{n}__clear") and stored
+        ]

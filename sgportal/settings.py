@@ -164,6 +164,11 @@ SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api/")
 # --- AWS ------------------------------------------------------------------------------
 # boto3 reads AWS_ENDPOINT_URL itself; we read it only to show it in health output.
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+# The AWS principal sgportal's workers run as, shown in the trust policy tenants paste
+# (sgportal.aws_roles.trust_policy); a placeholder until the operator sets it.
+SGPORTAL_AWS_PRINCIPAL = env_str(
+    "SGPORTAL_AWS_PRINCIPAL", "arn:aws:iam::<sgportal-account-id>:role/<sgportal-worker-role>"
+)
 
 # --- Encryption of secrets at rest (Slack bot tokens, webhook secrets) -------------------
 # Comma-separated Fernet keys, newest first; defaults to one derived from SECRET_KEY.

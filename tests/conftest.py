@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from moto import mock_aws
 
+from remediation import aws
 from sgportal.tenancy import Role
 from tests.factories import AwsAccountFactory, MembershipFactory, TenantFactory, UserFactory
 
@@ -88,3 +90,37 @@ def account(tenant):
 @pytest.fixture
 def other_account(other_tenant):
     return AwsAccountFactory(tenant=other_tenant, account_id="999999999999", name="globex-prod")
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """moto for every AWS call, with fake worker credentials and an empty session cache."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws.clear_cache()
+    with mock_aws():
+        yield
+    aws.clear_cache()
+
+
+@pytest.fixture
+def client_hooks():
+    """Register botocore hooks on every client remediation.aws creates (the network edge)."""
+    hooks = aws.client_hooks
+    saved = list(hooks)
+    yield hooks
+    hooks[:] = saved
+
+
+@pytest.fixture
+def slack(settings):
+    """The Slack stand-in (approvals.slack_standin) as SLACK_API_URL; a token
+    ``xoxb-<TEAM>-…`` belongs to workspace <TEAM> in its auth.test."""
+    from approvals.slack_standin import SlackStandin
+
+    with SlackStandin() as standin:
+        settings.SLACK_API_URL = standin.base_url
+        yield standin

@@ -48,7 +48,6 @@ class AwsAccountFactory(factory.django.DjangoModelFactory):
     spoke_role_arn = factory.LazyAttribute(
         lambda o: f"arn:aws:iam::{o.account_id}:role/SgGuardSpoke"
     )
-    spoke_external_id = "sgportal-external-id"
     regions = factory.LazyFunction(lambda: ["us-east-1", "eu-west-1"])
 
 

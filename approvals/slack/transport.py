@@ -86,6 +86,15 @@ class SlackTransport:
             retry_handlers=[],  # retries are the Celery task's job, with backoff
         )
 
+    @classmethod
+    def workspace_of(cls, token: str) -> str:
+        """The id of the Slack workspace ``token`` belongs to, as Slack's auth.test reports
+        it: a workspace is never taken from what someone typed."""
+        client = WebClient(
+            token=token, base_url=settings.SLACK_API_URL, timeout=cls.timeout_s, retry_handlers=[]
+        )
+        return str(cls._call(client.auth_test)["team_id"])
+
     def is_configured(self) -> bool:
         return bool(self.tenant.slack_bot_token and self.tenant.slack_channel_id)
 
@@ -110,7 +119,8 @@ class SlackTransport:
             blocks=build_blocks(message),
         )
 
-    def _call(self, method, **kwargs):
+    @staticmethod
+    def _call(method, **kwargs):
         try:
             return method(**kwargs)
         except SlackApiError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +30,11 @@ external_id_validator = RegexValidator(
 region_validator = RegexValidator(
     r"^[a-z]{2}(-[a-z]+)+-\d$", "Expected an AWS region, e.g. eu-west-1."
 )
+
+
+def new_external_id() -> str:
+    """A fresh ExternalId: random, unguessable, in AWS's allowed characters."""
+    return f"sgp-{secrets.token_urlsafe(30)}"
 
 
 class Policy(models.TextChoices):
@@ -67,14 +73,17 @@ class Tenant(models.Model):
     lake_read_role_arn = models.CharField(
         max_length=600, blank=True, validators=[role_arn_validator]
     )
-    lake_read_external_id = models.CharField(
-        max_length=1224, blank=True, validators=[external_id_validator]
-    )
 
     # Remediation: optional hub role in the security account, assumed before each spoke role.
     hub_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
-    hub_external_id = models.CharField(
-        max_length=1224, blank=True, validators=[external_id_validator]
+    # The ExternalId of every role sgportal assumes for this tenant: generated here, never
+    # typed by a tenant, unique, rotated only by an audited action (sgportal.aws_roles).
+    external_id = models.CharField(
+        max_length=64,
+        unique=True,
+        editable=False,
+        default=new_external_id,
+        validators=[external_id_validator],
     )
     dry_run = models.BooleanField(
         default=False, help_text="Plan and prove permissions with DryRun; change nothing."
@@ -117,13 +126,28 @@ class Tenant(models.Model):
     def clean(self) -> None:
         if self.lake_event_data_store:
             try:
-                event_data_store_id(self.lake_event_data_store)
+                store_id = event_data_store_id(self.lake_event_data_store)
             except ValueError:
                 raise ValidationError(
                     {"lake_event_data_store": "Not an event data store ARN or id."}
                 ) from None
+            if self.store_taken(store_id):
+                raise ValidationError(
+                    {"lake_event_data_store": "This event data store belongs to another tenant."}
+                )
         if self.lake_enabled and not (self.lake_event_data_store and self.lake_region):
             raise ValidationError("Lake polling needs an event data store and a region.")
+
+    def store_taken(self, store_id: str) -> bool:
+        """Whether another tenant reads the event data store ``store_id`` (ARN or bare id)."""
+        others = Tenant.objects.exclude(pk=self.pk).exclude(lake_event_data_store="")
+        for value in others.values_list("lake_event_data_store", flat=True):
+            try:
+                if event_data_store_id(value) == store_id:
+                    return True
+            except ValueError:
+                continue
+        return False
 
 
 class AwsAccount(models.Model):
@@ -133,9 +157,6 @@ class AwsAccount(models.Model):
     account_id = models.CharField(max_length=12, validators=[account_id_validator])
     name = models.CharField(max_length=200)
     spoke_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
-    spoke_external_id = models.CharField(
-        max_length=1224, blank=True, validators=[external_id_validator]
-    )
     regions = models.JSONField(
         default=list, blank=True, help_text='Enabled regions, e.g. ["eu-west-1"].'
     )
@@ -146,7 +167,12 @@ class AwsAccount(models.Model):
     class Meta:
         ordering = ["tenant", "account_id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "account_id"], name="uniq_account_per_tenant")
+            # An AWS account belongs to at most one tenant (confused-deputy safety).
+            models.UniqueConstraint(
+                fields=["account_id"],
+                name="uniq_aws_account",
+                violation_error_message="This AWS account is registered to another tenant.",
+            )
         ]
 
     def __str__(self) -> str:
@@ -232,3 +258,30 @@ class SlackIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team_id}/{self.slack_user_id} -> {self.user}"
+
+
+class RoleCheckStatus(models.TextChoices):
+    ENFORCED = "enforced", "ExternalId required (OK)"
+    NOT_ENFORCED = "not_enforced", "Refused: assumable without the ExternalId"
+    UNREACHABLE = "unreachable", "Could not be assumed with the ExternalId"
+
+
+class RoleCheck(models.Model):
+    """The last check of one role a tenant gave sgportal: is our ExternalId required?"""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_checks")
+    role_arn = models.CharField(max_length=600)
+    status = models.CharField(max_length=20, choices=RoleCheckStatus.choices)
+    detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField()
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "role_arn"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "role_arn"], name="uniq_role_check")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_arn}: {self.get_status_display()}"

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from approvals.slack_standin import SlackStandin
 from sgportal.celery import app as celery_app
 from sgportal.models import SlackIdentity
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
@@ -38,13 +37,6 @@ def celery_eager():
     celery_app.conf.task_eager_propagates = False
     yield
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = old
-
-
-@pytest.fixture
-def slack(settings):
-    with SlackStandin() as standin:
-        settings.SLACK_API_URL = standin.base_url
-        yield standin
 
 
 @pytest.fixture

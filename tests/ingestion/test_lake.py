@@ -167,7 +167,6 @@ def test_it_assumes_the_tenants_read_role_with_its_external_id(tenant):
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="LakeReader", AssumeRolePolicyDocument="{}")["Role"]
     tenant.lake_read_role_arn = role["Arn"]
-    tenant.lake_read_external_id = "acme-external-id"
     tenant.lake_region = "eu-west-1"
     tenant.lake_owner_account_id = "333333333333"
     seen = []
@@ -180,7 +179,7 @@ def test_it_assumes_the_tenants_read_role_with_its_external_id(tenant):
         {
             "RoleArn": role["Arn"],
             "RoleSessionName": "sgportal-lake-acme",
-            "ExternalId": "acme-external-id",
+            "ExternalId": tenant.external_id,
         }
     ]
     credentials = lake.client._request_signer._credentials

@@ -59,7 +59,6 @@ def test_it_assumes_hub_then_spoke_with_external_ids_and_source_identity(
     aws_env, tenant, account, approver, assume_calls
 ):
     tenant.hub_role_arn = HUB
-    tenant.hub_external_id = "hub-external-id"
     tenant.save()
     ec2 = member_ec2(account)
     group = make_group(ec2)
@@ -70,8 +69,8 @@ def test_it_assumes_hub_then_spoke_with_external_ids_and_source_identity(
     )
 
     assert [(c["RoleArn"], c["ExternalId"], c["SourceIdentity"]) for c in assume_calls] == [
-        (HUB, "hub-external-id", "bob-approver"),
-        (account.spoke_role_arn, "sgportal-external-id", "bob-approver"),
+        (HUB, tenant.external_id, "bob-approver"),
+        (account.spoke_role_arn, tenant.external_id, "bob-approver"),
     ]
     assert assume_calls[1]["RoleSessionName"] == f"sgportal-change-{change.pk}"
     assert all(len(c["RoleSessionName"]) <= 64 for c in assume_calls)

@@ -37,7 +37,6 @@ def account_form(account, **overrides):
         "account_id": account.account_id,
         "name": account.name,
         "spoke_role_arn": account.spoke_role_arn,
-        "spoke_external_id": account.spoke_external_id,
         "regions": '["us-east-1"]',
         "active": "on",
     }
@@ -242,12 +241,12 @@ def tenant_form(admin_client, tenant) -> dict:
     return data
 
 
-def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, tenant):
+def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, tenant, slack):
     data = tenant_form(admin_client, tenant)
     data.update(
         {
             "name": "Acme Corporation",
-            "slack_bot_token": "xoxb-very-secret",
+            "slack_bot_token": "xoxb-TACME0001-very-secret",
             "default_policy": "review",
             "decision_timeout_minutes": 60,
         }
@@ -256,11 +255,11 @@ def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, t
     assert response.status_code == 302, response.content[:3000]
     tenant.refresh_from_db()
     assert tenant.name == "Acme Corporation"
-    assert tenant.slack_bot_token == "xoxb-very-secret"
+    assert tenant.slack_bot_token == "xoxb-TACME0001-very-secret"
     entry = AuditEntry.objects.get(tenant=tenant, object_type="sgportal.Tenant")
     assert (entry.before["name"], entry.after["name"]) == ("Acme Corp", "Acme Corporation")
     assert entry.after["slack_bot_token"] == "********"
-    assert "xoxb-very-secret" not in str(entry.before) + str(entry.after)
+    assert "very-secret" not in str(entry.before) + str(entry.after)
 
 
 def test_secrets_are_encrypted_at_rest(tenant):
@@ -276,23 +275,23 @@ def test_secrets_are_encrypted_at_rest(tenant):
     assert tenant.slack_bot_token == "xoxb-stored-secret"
 
 
-def test_saving_slack_settings_clears_a_broken_slack(admin_client, tenant):
+def test_saving_slack_settings_clears_a_broken_slack(admin_client, tenant, slack):
     tenant.slack_bot_token = "xoxb-old"
     tenant.slack_status = "broken"
     tenant.slack_error = "invalid_auth"
     tenant.save()
     data = tenant_form(admin_client, tenant)
-    data.update({"slack_bot_token": "xoxb-new", "default_policy": "review"})
+    data.update({"slack_bot_token": "xoxb-TACME0001-new", "default_policy": "review"})
     assert admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data).status_code == 302
     tenant.refresh_from_db()
     assert (tenant.slack_status, tenant.slack_error) == ("ok", "")
 
 
-def test_two_tenants_cannot_share_a_slack_workspace(admin_client, tenant, other_tenant):
+def test_two_tenants_cannot_share_a_slack_workspace(admin_client, tenant, other_tenant, slack):
     data = tenant_form(admin_client, tenant)
-    data.update({"slack_team_id": other_tenant.slack_team_id, "default_policy": "review"})
+    data.update({"slack_bot_token": "xoxb-TGLOBEX01-stolen", "default_policy": "review"})
     response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
     assert response.status_code == 200
-    assert b"Another tenant already uses this Slack workspace" in response.content
+    assert b"connected to another sgportal tenant" in response.content
     tenant.refresh_from_db()
-    assert tenant.slack_team_id == "TACME0001"
+    assert (tenant.slack_team_id, tenant.slack_bot_token) == ("TACME0001", "")

@@ -80,7 +80,6 @@ def test_tenants_scope_to_themselves(tenant, other_tenant, viewer):
             "arn:aws:iam::222222222222:role/SgGuardSpoke",
             "must live in this account",
         ),
-        ("spoke_external_id", "x", "ExternalId"),
         ("regions", ["eu-west-1", "mars-north-1x"], "not an AWS region"),
     ],
 )

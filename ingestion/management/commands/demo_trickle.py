@@ -143,7 +143,7 @@ def _member_ec2(account: AwsAccount, region: str):
     credentials = boto3.client("sts", region_name=region).assume_role(
         RoleArn=account.spoke_role_arn,
         RoleSessionName="sgportal-demo-trickle",
-        ExternalId=account.spoke_external_id or "demo",
+        ExternalId=account.tenant.external_id,
     )["Credentials"]
     return boto3.client(
         "ec2",

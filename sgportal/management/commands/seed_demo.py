@@ -48,7 +48,6 @@ class Command(BaseCommand):
                     "name": name,
                     "regions": regions,
                     "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
-                    "spoke_external_id": f"sgportal-{slug}",
                 },
             )
         User = get_user_model()

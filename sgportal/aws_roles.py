@@ -1,0 +1,155 @@
+"""The AWS roles a tenant gives sgportal, made safe against the confused deputy.
+
+Following AWS's guidance for third parties: sgportal generates each tenant's ExternalId
+(``Tenant.external_id``: random, unique, never typed by a tenant), shows it with the trust
+policy to paste, and passes it on every role it assumes for that tenant (Lake read role,
+hub, spoke). Rotating it is an audited action. A role that sgportal can assume *without* the
+ExternalId protects nobody — anyone who can name its ARN to sgportal could use it — so
+``check_role`` tries exactly that, records the answer as a ``RoleCheck``, and every assume
+refuses a role found not to enforce it (``refuse_unsafe_role``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from sgportal.audit import record_audit
+from sgportal.models import AuditAction, RoleCheck, RoleCheckStatus, Tenant
+from sgportal.models.tenancy import new_external_id
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
+DENIED = {"AccessDenied", "AccessDeniedException"}
+
+
+class UnsafeRole(Exception):
+    """The role can be assumed without the tenant's ExternalId: sgportal will not use it."""
+
+
+def rotate_external_id(tenant: Tenant, *, actor) -> str:
+    """Give the tenant a new ExternalId, audited. Roles must then trust the new one; their
+    earlier checks no longer say anything and are dropped."""
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        before = locked.external_id
+        locked.external_id = new_external_id()
+        locked.save(update_fields=["external_id"])
+        RoleCheck.objects.filter(tenant=locked).delete()
+        record_audit(
+            locked,
+            AuditAction.UPDATE,
+            actor=actor,
+            via="admin",
+            obj=locked,
+            object_repr=f"{locked}: ExternalId rotated",
+            before={"external_id": before},
+            after={"external_id": locked.external_id},
+        )
+    tenant.external_id = locked.external_id
+    return locked.external_id
+
+
+def trust_policy(tenant: Tenant) -> str:
+    """The trust policy statement a tenant pastes into each role it gives sgportal."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": settings.SGPORTAL_AWS_PRINCIPAL},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Condition": {"StringEquals": {"sts:ExternalId": tenant.external_id}},
+            }
+        ],
+    }
+    return json.dumps(policy, indent=2)
+
+
+def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
+    """Raise UnsafeRole when the role was found assumable without the ExternalId."""
+    if RoleCheck.objects.filter(
+        tenant=tenant, role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED
+    ).exists():
+        raise UnsafeRole(
+            f"sgportal refuses the role {role_arn}: it can be assumed without this tenant's "
+            "ExternalId. Add the sts:ExternalId condition shown in the tenant's settings to "
+            "its trust policy, then check the roles again."
+        )
+
+
+def _sts(credentials: dict | None = None):
+    return boto3.session.Session(**(credentials or {})).client("sts", config=_CONFIG)
+
+
+def _assume(sts, role_arn: str, external_id: str | None) -> dict:
+    params = {"RoleArn": role_arn, "RoleSessionName": "sgportal-role-check"}
+    if external_id:
+        params["ExternalId"] = external_id
+    creds = sts.assume_role(**params)["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+
+
+def _error(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return error.get("Code", ""), error.get("Message", "")
+    return type(exc).__name__, str(exc)
+
+
+def check_role(
+    tenant: Tenant, role_arn: str, *, parent: dict | None = None
+) -> tuple[RoleCheck, dict | None]:
+    """Assume the role with the ExternalId (it must work) and without it (it must be
+    denied); record the result. Returns the check and the credentials (when assumable)."""
+    sts = _sts(parent)
+    credentials = None
+    try:
+        credentials = _assume(sts, role_arn, tenant.external_id)
+    except (ClientError, BotoCoreError) as exc:
+        code, message = _error(exc)
+        status, detail = RoleCheckStatus.UNREACHABLE, f"{code}: {message}"
+    else:
+        try:
+            _assume(sts, role_arn, None)
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code in DENIED:
+                status, detail = RoleCheckStatus.ENFORCED, ""
+            else:
+                status, detail = RoleCheckStatus.UNREACHABLE, f"{code}: {message}"
+        except BotoCoreError as exc:
+            status, detail = RoleCheckStatus.UNREACHABLE, "{}: {}".format(*_error(exc))
+        else:
+            status = RoleCheckStatus.NOT_ENFORCED
+            detail = "AssumeRole without the ExternalId succeeded."
+    check, _ = RoleCheck.objects.update_or_create(
+        tenant=tenant,
+        role_arn=role_arn,
+        defaults={"status": status, "detail": detail[:2000], "checked_at": timezone.now()},
+    )
+    return check, credentials
+
+
+def check_tenant_roles(tenant: Tenant) -> list[RoleCheck]:
+    """Check the Lake read role, the hub role and every active account's spoke role (through
+    the hub when there is one, as reverts assume it)."""
+    checks = []
+    if tenant.lake_read_role_arn:
+        checks.append(check_role(tenant, tenant.lake_read_role_arn)[0])
+    parent = None
+    if tenant.hub_role_arn:
+        hub, parent = check_role(tenant, tenant.hub_role_arn)
+        checks.append(hub)
+    for account in tenant.accounts.filter(active=True).exclude(spoke_role_arn=""):
+        checks.append(check_role(tenant, account.spoke_role_arn, parent=parent)[0])
+    return checks

@@ -1,0 +1,106 @@
+"""Issue 9, findings 6 and 11: the Slack workspace comes from the bot token (auth.test), never
+from a form, and secrets are write-only in the tenant form."""
+
+from __future__ import annotations
+
+import pytest
+
+from sgportal.models import AuditEntry
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def posted(admin_client, tenant, **changes) -> dict:
+    page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
+    data = {k: v for k, v in page.context["adminform"].form.initial.items() if v}
+    data.pop("slug", None), data.pop("active", None)
+    data.update(changes)
+    return data
+
+
+def save(admin_client, tenant, **changes):
+    return admin_client.post(
+        f"/admin/sgportal/tenant/{tenant.pk}/change/", posted(admin_client, tenant, **changes)
+    )
+
+
+def test_a_typed_team_id_is_ignored_and_the_tokens_workspace_is_used(
+    admin_client, tenant, other_tenant, slack
+):
+    response = save(
+        admin_client,
+        tenant,
+        slack_team_id=other_tenant.slack_team_id,  # squatting Globex's workspace
+        slack_bot_token="xoxb-TACMENEW1-acme-bot",
+    )
+    assert response.status_code == 302, response.content[:2000]
+    tenant.refresh_from_db()
+    assert tenant.slack_team_id == "TACMENEW1"  # from auth.test with the token
+    other_tenant.refresh_from_db()
+    assert other_tenant.slack_team_id == "TGLOBEX01"
+    assert [c.token for c in slack.calls_to("auth.test")] == ["xoxb-TACMENEW1-acme-bot"]
+
+
+def test_a_token_slack_refuses_is_not_saved(admin_client, tenant, slack):
+    slack.fail_next("auth.test", error="invalid_auth")
+    entries = AuditEntry.objects.count()
+    response = save(admin_client, tenant, slack_bot_token="xoxb-TACME0001-revoked")
+    assert response.status_code == 200
+    assert b"Slack did not accept this token (invalid_auth)" in response.content
+    tenant.refresh_from_db()
+    assert tenant.slack_bot_token == "" and AuditEntry.objects.count() == entries
+
+
+def test_secrets_are_never_sent_back_to_the_browser(admin_client, tenant):
+    tenant.slack_bot_token = "xoxb-TACME0001-stored-secret"
+    tenant.eventbridge_secret = "eb-stored-secret-value"
+    tenant.save()
+    page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/").content
+    assert b"stored-secret" not in page
+    assert page.count(b"Set. Type a new value to replace it") == 2
+
+
+def test_an_empty_secret_input_keeps_the_stored_value_and_clear_empties_it(admin_client, tenant):
+    tenant.slack_bot_token = "xoxb-TACME0001-keep-me"
+    tenant.eventbridge_secret = "eb-keep-me"
+    tenant.save()
+    assert save(admin_client, tenant, name="Acme Renamed").status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.slack_bot_token, tenant.eventbridge_secret) == (
+        "xoxb-TACME0001-keep-me",
+        "eb-keep-me",
+    )
+    assert save(admin_client, tenant, eventbridge_secret__clear="on").status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.slack_bot_token, tenant.eventbridge_secret) == ("xoxb-TACME0001-keep-me", "")
+    entry = AuditEntry.objects.filter(tenant=tenant).latest("seq")
+    assert (
+        entry.before["eventbridge_secret"] == "********" and entry.after["eventbridge_secret"] == ""
+    )
+
+
+def test_clearing_the_bot_token_forgets_the_workspace(admin_client, tenant):
+    tenant.slack_bot_token = "xoxb-TACME0001-bot"
+    tenant.save()
+    assert save(admin_client, tenant, slack_bot_token__clear="on").status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.slack_bot_token, tenant.slack_team_id, tenant.slack_status) == (
+        "",
+        "",
+        "unconfigured",
+    )
+
+
+def test_the_outsider_cannot_set_our_secrets(client, outsider, tenant):
+    client.force_login(outsider)
+    response = client.post(
+        f"/admin/sgportal/tenant/{tenant.pk}/change/",
+        {"name": "x", "eventbridge_secret": "outsider-secret", "default_policy": "review"},
+    )
+    assert response.status_code == 302  # "does not exist"
+    tenant.refresh_from_db()
+    assert tenant.eventbridge_secret == "" and tenant.name == "Acme Corp"
