@@ -14,7 +14,6 @@ from ingestion.models import Source
 from ingestion.parser import parse_record
 from ingestion.store import own_role_arns, store_changes
 from sgportal.celery import app as celery_app
-from tests.remediation.conftest import aws_env  # noqa: F401 (fixture: moto for every AWS call)
 from tests.remediation.helpers import REGION, group_rules, make_group, member_ec2
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
