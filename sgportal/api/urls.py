@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from sgportal.api.views import AuditEntryViewSet, AwsAccountViewSet
@@ -15,4 +16,6 @@ urlpatterns = [
     *router.urls,
     path("", include("ingestion.api.urls")),
     path("", include("approvals.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
