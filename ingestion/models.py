@@ -31,6 +31,20 @@ class Source(models.TextChoices):
     MANUAL = "manual", "Manual / test"
 
 
+# --- API feed positions (issue 14; see docs/api.md "Exactly once") -----------------------
+class CurrentTransactionId(models.Func):
+    """The writing transaction's 64-bit id on PostgreSQL (pg_current_xact_id); 0 elsewhere
+    (SQLite runs one writer at a time, so the row id alone is already in commit order)."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class SecurityGroupChange(models.Model):
     """One security-group API call seen in CloudTrail, unique per (tenant, event_id)."""
 
@@ -77,6 +91,11 @@ class SecurityGroupChange(models.Model):
         max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # --- API feed positions (issue 14): set by the database, never by Python. -----------
+    # (ingest_txid, id) is the ingestion order the API's cursor walks; (status_txid, id)
+    # the order of status moves (a trigger sets status_txid whenever status changes).
+    ingest_txid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
+    status_txid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = TenantScopedQuerySet.as_manager()
 
@@ -87,7 +106,16 @@ class SecurityGroupChange(models.Model):
                 fields=["tenant", "event_id"], name="uniq_change_per_tenant_event"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "status"], name="change_tenant_status")]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="change_tenant_status"),
+            # API feeds (issue 14): a cursor page is one index range scan per tenant.
+            models.Index(fields=["tenant", "ingest_txid", "id"], name="change_feed_ingest"),
+            models.Index(
+                fields=["tenant", "status_txid", "id"],
+                name="change_feed_status",
+                condition=models.Q(status_txid__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_name} {self.group_id or '?'} ({self.event_id[:8]})"

@@ -21,7 +21,12 @@ from ingestion.parser import ParsedChange
 from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
 
-_FIELDS = [f for f in SecurityGroupChange._meta.concrete_fields if not f.primary_key]
+# Columns the database fills itself (the API's feed positions) are left out.
+_FIELDS = [
+    f
+    for f in SecurityGroupChange._meta.concrete_fields
+    if not f.primary_key and not f.has_db_default() and f.name != "status_txid"
+]
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
 
 

@@ -275,8 +275,10 @@ class SlackIdentityAdmin(TenantScopedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantScopedAdmin):
-    """Tokens are created with `manage.py createtoken` (the secret is shown once); here they
-    can be seen and revoked."""
+    """Tokens are created here or with `manage.py createtoken`; the text is shown once, on
+    creation, and only its hash is kept. A token can then only be revoked, for good: the
+    revocation is audited as a revocation and nothing can undo it (no field edits
+    `revoked_at`; the model and a database trigger refuse it). No deletion: revoke instead."""
 
     list_display = [
         "name",
@@ -284,9 +286,12 @@ class ApiTokenAdmin(TenantScopedAdmin):
         "key_id",
         "scopes",
         "created_at",
+        "expires_at",
         "last_used_at",
+        "last_used_ip",
         "revoked_at",
     ]
+    list_filter = ["scopes"]
     readonly_fields = [
         "tenant",
         "name",
@@ -294,12 +299,79 @@ class ApiTokenAdmin(TenantScopedAdmin):
         "scopes",
         "created_by_name",
         "created_at",
+        "expires_at",
         "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+        "revoked_by_name",
     ]
-    exclude = ["secret_hash"]
+    actions = ["revoke_selected"]
 
-    def has_add_permission(self, request) -> bool:
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "name", "token_scopes", "expires_days"]
+        fields = list(self.readonly_fields)
+        return fields if obj.revoked_at else [*fields, "revoke"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        from sgportal.api.token_admin import ApiTokenAddForm, ApiTokenChangeForm
+
+        kwargs["form"] = ApiTokenChangeForm if obj is not None else ApiTokenAddForm
+        kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        from sgportal.api.tokens import create_token, revoke_token
+
+        if change:
+            if form.cleaned_data.get("revoke"):
+                revoke_token(obj, actor=request.user, via="admin")
+            return
+        token, text = create_token(
+            form.cleaned_data["tenant"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["token_scopes"],
+            expires_days=form.cleaned_data["expires_days"],
+            actor=request.user,
+            via="admin",
+        )
+        obj.pk, obj._state.adding, obj._token_text = token.pk, False, text
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Nothing related; the form's own save_m2m would act on the unsaved instance."""
+
+    def log_addition(self, request, obj, message):
+        return None  # the audit chain has the creation; LogEntry would repeat it
+
+    def response_add(self, request, obj, post_url_continue=None):
+        from django.template.response import TemplateResponse
+
+        response = TemplateResponse(
+            request,
+            "admin/sgportal/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "token": obj,
+                "token_text": obj._token_text,
+                "title": "API token created",
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected tokens (for good)")
+    def revoke_selected(self, request, queryset) -> None:
+        from sgportal.api.tokens import revoke_token
+
+        revoked = sum(revoke_token(t, actor=request.user, via="admin") for t in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).")
 
 
 @admin.register(AuditEntry)

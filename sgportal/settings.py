@@ -179,7 +179,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "sgportal API", "VERSION": "1.0.0"}
+# --- REST API (issue 14): OpenAPI at /api/v1/schema/, Swagger UI served from our own static
+# files (drf-spectacular-sidecar), never from a CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS = {
+    "TITLE": "sgportal API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Security-group changes, decisions and audit entries of one tenant. "
+    "Authorization: Bearer sgp_… (see docs/api.md).",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ChangeStatusEnum": "ingestion.models.ChangeStatus",
+        "PollStatusEnum": "ingestion.models.PollStatus",
+    },
+}
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -23,6 +23,7 @@ from ingestion.models import LakeCursor, PollRun, SecurityGroupChange
 from remediation.models import InventoryRule, RevertAttempt
 from sgportal.admin import ScopedUserAdmin
 from sgportal.admin_base import TenantScopedAdmin
+from sgportal.api.tokens import create_token
 from sgportal.audit import record_audit
 from sgportal.models import (
     ApiToken,
@@ -58,9 +59,9 @@ BUILDERS = {
     ),
     Membership: lambda acme: MembershipFactory(tenant=acme["tenant"], role=Role.APPROVER),
     SlackIdentity: lambda acme: SlackIdentityFactory(tenant=acme["tenant"]),
-    ApiToken: lambda acme: ApiToken.objects.create(
-        tenant=acme["tenant"], name="siem", key_id="sweepkey01", secret_hash="x" * 64
-    ),
+    ApiToken: lambda acme: create_token(
+        acme["tenant"], name="siem", scopes=["read"], actor="sweep", via="cli"
+    )[0],
     AuditEntry: lambda acme: record_audit(
         acme["tenant"], AuditAction.UPDATE, actor="sweep", object_type="t", object_repr="acme"
     ),
@@ -263,6 +264,60 @@ def _slack_interactions(client, acme, change):
     with override_settings(SLACK_SIGNING_SECRET="sweep-signing-secret"):
         response = client.post("/slack/interactions/", {"payload": "{}"})
     assert response.status_code == 401
+
+
+def _outsider_api(client, url, method="get", data=None):
+    """The API with Globex's token (read + decide); the session alone is never enough."""
+    globex = Tenant.objects.get(slug="globex")
+    name = f"sweep-{ApiToken.objects.count()}"
+    token = create_token(globex, name=name, scopes=["read", "decide"], actor="t", via="cli")[1]
+    assert client.get(url).status_code == 401  # signed-in session, no token
+    headers = {"Authorization": f"Bearer {token}"}
+    if method == "get":
+        return client.get(url, headers=headers)
+    return client.post(url, data or {}, content_type="application/json", headers=headers)
+
+
+@url_check("api-account-list", "api-account-detail")
+def _api_accounts(client, acme, change):
+    listing = _outsider_api(client, "/api/v1/accounts/")
+    assert listing.status_code == 200 and b"111111111111" not in listing.content
+    assert _outsider_api(client, f"/api/v1/accounts/{acme['account'].pk}/").status_code == 404
+
+
+@url_check("api-audit-list", "api-audit-detail")
+def _api_audit(client, acme, change):
+    entry = record_audit(acme["tenant"], AuditAction.UPDATE, actor="x", object_repr="acme-only")
+    listing = _outsider_api(client, "/api/v1/audit/")
+    assert listing.status_code == 200 and b"acme-only" not in listing.content
+    assert _outsider_api(client, f"/api/v1/audit/{entry.pk}/").status_code == 404
+
+
+@url_check("api-poll-run-list", "api-poll-run-detail")
+def _api_poll_runs(client, acme, change):
+    run = BUILDERS[PollRun](acme)
+    listing = _outsider_api(client, "/api/v1/poll-runs/")
+    assert listing.status_code == 200 and listing.json()["results"] == []
+    assert _outsider_api(client, f"/api/v1/poll-runs/{run.pk}/").status_code == 404
+
+
+@url_check("api-change-list", "api-change-detail", "api-change-decision")
+def _api_changes(client, acme, change):
+    listing = _outsider_api(client, "/api/v1/changes/")
+    assert listing.status_code == 200 and change.event_id.encode() not in listing.content
+    assert _outsider_api(client, f"/api/v1/changes/{change.pk}/").status_code == 404
+    decision = _outsider_api(
+        client, f"/api/v1/changes/{change.pk}/decision/", "post", {"verdict": "deny"}
+    )
+    assert decision.status_code == 404
+    assert not Decision.objects.filter(change=change).exists()
+
+
+@url_check("api-schema", "api-docs")
+def _api_docs(client, acme, change):
+    for url in ("/api/v1/schema/", "/api/v1/docs/"):
+        response = client.get(url)
+        assert acme["tenant"].slug.encode() not in response.content
 
 
 def test_every_url_pattern_is_in_the_sweep():

@@ -1,0 +1,64 @@
+"""Serializers of the changes API: a change, its decisions, and a decision request."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from approvals.models import Decision, Verdict
+from ingestion.models import SecurityGroupChange
+
+CHANGE_FIELDS = [
+    "id",
+    "event_id",
+    "source",
+    "ingested_at",
+    "event_name",
+    "event_time",
+    "aws_account_id",
+    "account",
+    "region",
+    "request_id",
+    "actor_type",
+    "actor_arn",
+    "actor_account_id",
+    "session_issuer_arn",
+    "via_console",
+    "source_ip",
+    "user_agent",
+    "group_id",
+    "group_name",
+    "vpc_id",
+    "rules",
+    "error_code",
+    "error_message",
+    "status",
+    "status_changed_at",
+]
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SecurityGroupChange
+        fields = CHANGE_FIELDS
+        read_only_fields = fields
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Decision
+        fields = ["id", "verdict", "via", "actor_name", "reason", "decided_at"]
+        read_only_fields = fields
+
+
+class ChangeDetailSerializer(ChangeSerializer):
+    decisions = DecisionSerializer(many=True, read_only=True)
+    raw = serializers.JSONField(read_only=True, help_text="The CloudTrail record as received.")
+
+    class Meta(ChangeSerializer.Meta):
+        fields = [*CHANGE_FIELDS, "decisions", "raw"]
+        read_only_fields = fields
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=[Verdict.APPROVE, Verdict.DENY])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

@@ -1,0 +1,18 @@
+"""django-filter filtersets of the ingestion API (poll runs)."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from ingestion.models import PollKind, PollRun, PollStatus
+
+
+class PollRunFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=PollStatus.choices)
+    kind = filters.ChoiceFilter(choices=PollKind.choices)
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+
+    class Meta:
+        model = PollRun
+        fields = ["status", "kind"]
