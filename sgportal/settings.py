@@ -126,6 +126,8 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
+# /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: 404 to everyone.
+METRICS_TOKEN = env_str("METRICS_TOKEN") or None
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://localhost:6379/0")

@@ -88,3 +88,20 @@ def account(tenant):
 @pytest.fixture
 def other_account(other_tenant):
     return AwsAccountFactory(tenant=other_tenant, account_id="999999999999", name="globex-prod")
+
+
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"  # noqa: S105
+
+
+@pytest.fixture
+def scrape_metrics(client, settings):
+    """GET /metrics as Prometheus does (``Authorization: Bearer METRICS_TOKEN``): the text."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+    def scrape() -> str:
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert response.status_code == 200, response.status_code
+        return response.content.decode()
+
+    return scrape
+
