@@ -3,12 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from sgportal import views
+from sgportal import auth, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # allauth's email page, refusing to make an unverified address primary (issue 9).
+    path("accounts/email/", auth.VerifiedPrimaryEmailView.as_view(), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("", include("ingestion.urls")),
     path("", include("approvals.urls")),
