@@ -11,9 +11,7 @@ from ingestion.parser import parse_text
 from ingestion.store import store_changes
 
 
-def test_it_exports_watermark_age_and_unparseable_counts(
-    scrape_metrics, lake_tenant, other_tenant
-):
+def test_it_exports_watermark_age_and_unparseable_counts(scrape_metrics, lake_tenant, other_tenant):
     LakeCursor.objects.create(
         tenant=lake_tenant, watermark=datetime(2026, 9, 14, 11, 0, tzinfo=UTC)
     )

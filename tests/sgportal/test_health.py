@@ -109,7 +109,14 @@ def test_requests_carry_a_request_id_into_the_audit_log(client, admin_user, acco
 
 @pytest.mark.parametrize(
     "given",
-    ["<script>alert(1)</script>", "x" * 65, "short", "req 1234567890", "req-123456789\u00e9", "../../etc"],
+    [
+        "<script>alert(1)</script>",
+        "x" * 65,
+        "short",
+        "req 1234567890",
+        "req-123456789\u00e9",
+        "../../etc",
+    ],
 )
 def test_a_request_id_of_the_wrong_shape_is_replaced(client, admin_user, account, given):
     from sgportal.models import AuditEntry
