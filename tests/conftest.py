@@ -105,3 +105,12 @@ def scrape_metrics(client, settings):
 
     return scrape
 
+
+@pytest.fixture(autouse=True)
+def _empty_shared_cache():
+    """Each test starts with an empty shared cache (login-limit counters, allauth's rate
+    limits): the cache is its own Redis database, apart from the broker's queues."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
