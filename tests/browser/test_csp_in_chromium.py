@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.approvals.factories import ChangeFactory
-from tests.browser.test_queue_in_chromium import CHROMIUM, browser_page, login  # noqa: F401
+from tests.browser.test_queue_in_chromium import CHROMIUM, browser_page  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,7 +31,14 @@ def watch(page) -> list[str]:
 
 
 def test_pages_work_under_the_csp_in_chromium(
-    transactional_db, live_server, browser_page, tenant, account, admin_user, outsider, tmp_path
+    transactional_db,
+    live_server,
+    browser_page,
+    tenant,
+    account,
+    admin_user,
+    outsider,
+    tmp_path,  # noqa: F811
 ):
     change = ChangeFactory(account=account, group_id="sg-0000000000000acme")
     shots = SHOTS or str(tmp_path)
