@@ -33,7 +33,7 @@ def watch(page) -> list[str]:
 def test_pages_work_under_the_csp_in_chromium(
     transactional_db,
     live_server,
-    browser_page,
+    browser_page,  # noqa: F811 (the imported fixture)
     tenant,
     account,
     admin_user,
