@@ -143,6 +143,8 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"TRUSTED_PROXIES={TRUSTED_PROXIES!r}: {exc}") from exc
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The demo (scripts/demo.py sets it): seed_demo may set public demo passwords.
+SGPORTAL_DEMO = env_bool("SGPORTAL_DEMO", False)
 # /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: 404 to everyone.
 METRICS_TOKEN = env_str("METRICS_TOKEN") or None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
