@@ -247,6 +247,8 @@ AXES_USERNAME_CALLABLE = "sgportal.auth.login_limit_key"
 AXES_CLIENT_IP_CALLABLE = "sgportal.auth.client_ip"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# axes keeps nothing in the database here (cache handler); its admin pages would be unscoped.
+AXES_ENABLE_ADMIN = False
 # allauth's own failed-login limit would be a second, per-process limiter on one door only.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 
