@@ -288,7 +288,7 @@ def execute_attempt(attempt: RevertAttempt) -> str | None:
         return _record(
             attempt, _fail_outcome(attempt), f"not revertible: {reason}", error_code="NotRevertible"
         )
-    with account_slot(f"{account.account_id}"), attempt_lock(attempt.pk):
+    with account_slot(account.tenant_id, account.account_id), attempt_lock(attempt.pk):
         attempt.refresh_from_db()
         if attempt.status != AttemptStatus.RUNNING:
             return None

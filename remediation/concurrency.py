@@ -2,7 +2,8 @@
 
 - ``account_slot``: EC2 throttles per account and region, so at most
   ``REMEDIATION_ACCOUNT_CONCURRENCY`` reverts run against one account at a time, across all
-  workers. A Redis sorted set per account holds the slots (acquired atomically in Lua);
+  workers. A Redis sorted set per (tenant, account) holds the slots (acquired atomically
+  in Lua), so one tenant's reverts never take or wait for another tenant's slots;
   a slot left behind by a killed worker expires after ``REMEDIATION_SLOT_TTL_S``. Without a
   Redis broker (memory:// in some tests) it is a no-op.
 - ``attempt_lock``: a PostgreSQL session advisory lock on the attempt, so a redelivered
@@ -53,11 +54,13 @@ def _redis():
 
 
 @contextmanager
-def account_slot(account_key: str) -> Iterator[None]:
+def account_slot(tenant_id: int, account_id: str) -> Iterator[None]:
+    """Hold one of the tenant's revert slots for the AWS account; AccountBusy if none is free."""
     client = _redis()
     if client is None:
         yield
         return
+    account_key = f"{int(tenant_id)}:{account_id}"
     key = f"sgportal:revert-slots:{account_key}"
     token = uuid.uuid4().hex
     ttl = settings.REMEDIATION_SLOT_TTL_S

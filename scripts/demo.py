@@ -157,6 +157,7 @@ def main() -> int:
             "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET", "demo-signing-secret"),
             "SITE_URL": f"http://127.0.0.1:{web_port}",
             "DEBUG": "1",
+            "SGPORTAL_DEMO": "1",  # lets seed_demo set the public demo passwords
             "SGPORTAL_POLL_INTERVAL_S": "30",
         }
     )

@@ -17,24 +17,14 @@ from functools import reduce
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
 from sgportal.audit import record_audit, snapshot
+from sgportal.auth import users_with_verified_email
 from sgportal.models import AuditAction, Membership, Tenant
-
-User = get_user_model()
-
-
-def verified_users_with_email(email: str):
-    """Active users who proved ``email`` (case-insensitive); usually none or one."""
-    user_ids = EmailAddress.objects.filter(email__iexact=email.strip(), verified=True).values(
-        "user_id"
-    )
-    return User.objects.filter(pk__in=user_ids, is_active=True)
 
 
 def grant_membership(
@@ -45,7 +35,7 @@ def grant_membership(
     email = email.strip()
     membership = Membership(tenant=tenant, role=role, granted_email=email)
     if getattr(actor, "is_superuser", False):
-        people = list(verified_users_with_email(email)[:2])
+        people = list(users_with_verified_email(email).filter(is_active=True)[:2])
         if (
             len(people) == 1
             and not Membership.objects.filter(user=people[0], tenant=tenant).exists()

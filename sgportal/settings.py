@@ -5,10 +5,14 @@ The public contract (DESIGN.md) names the variables; ``sgportal.env`` reads them
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from sgportal.env import env_bool, env_int, env_list, env_str
 
@@ -39,6 +43,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "axes",  # the one login limiter, for every authenticate() (see "Login limits" below)
     "sgportal",
     "ingestion",
     "approvals",
@@ -46,7 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-For / -Proto are believed only from TRUSTED_PROXIES.
+    "sgportal.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sgportal.middleware.RequestIdMiddleware",
     "sgportal.publish.PublishInBackgroundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "sgportal.middleware.AdminLookupGuardMiddleware",
+    # Last: turns a lockout found by the axes backend into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sgportal.urls"
@@ -72,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -90,6 +102,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (account, client IP) before any password is checked.
+    "sgportal.auth.LoginLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -97,7 +111,10 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
+# An address counts for nothing (membership by email, SSO matching, login keys) until it is
+# verified: see sgportal.auth.users_with_verified_email. "optional" sends the verification
+# mail when an address is added, without locking out admin-created users who have none.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
 # Portal users are created by admins (or SSO); open self-sign-up would hand out accounts.
 ACCOUNT_ADAPTER = "sgportal.auth.NoSignupAccountAdapter"
 SOCIALACCOUNT_ADAPTER = "sgportal.auth.SsoSocialAccountAdapter"
@@ -118,7 +135,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "static"
 
 # --- Security (production) -------------------------------------------------------------
+# Proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; from
+# anyone else sgportal.middleware.TrustedProxyMiddleware drops those headers, so the
+# SECURE_PROXY_SSL_HEADER below only ever sees what a trusted proxy set.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+try:
+    TRUSTED_PROXY_NETWORKS = tuple(ipaddress.ip_network(p, strict=False) for p in TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES={TRUSTED_PROXIES!r}: {exc}") from exc
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The demo (scripts/demo.py sets it): seed_demo may set public demo passwords.
+SGPORTAL_DEMO = env_bool("SGPORTAL_DEMO", False)
+# /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset: 404 to everyone.
+METRICS_TOKEN = env_str("METRICS_TOKEN") or None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -127,6 +156,34 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (Django's own, django-csp's successor): nothing inline without the
+# per-request nonce ({{ csp_nonce }} in templates), nothing from other origins.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# --- Mail (verification and password-reset mails) ----------------------------------------
+# Printed to the console in DEBUG; SMTP otherwise. A mail that cannot be sent is a message
+# to the user (sgportal.auth.NoSignupAccountAdapter.send_mail), never a 500.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "sgportal@localhost")
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://localhost:6379/0")
@@ -152,6 +209,49 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+
+# --- Shared cache (login limits, allauth's rate limits) ------------------------------------
+# Redis, shared by every web process: CACHE_URL, by default the broker's Redis server on its
+# database 1 (so clearing the cache never touches queued tasks).
+def _default_cache_url(broker_url: str) -> str | None:
+    parts = urlsplit(broker_url)
+    if parts.scheme not in ("redis", "rediss"):
+        return None
+    return urlunsplit(parts._replace(path="/1"))
+
+
+CACHE_URL = env_str("CACHE_URL") or _default_cache_url(CELERY_BROKER_URL)
+if CACHE_URL:
+    if urlsplit(CACHE_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "sgportal",
+            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+        }
+    }
+
+# --- Login limits (django-axes: every authenticate(), /admin/login/ and /accounts/login/) ---
+# Failures are counted in the shared cache per (account, client IP); the client IP is
+# REMOTE_ADDR as TrustedProxyMiddleware resolved it from TRUSTED_PROXIES.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("SGPORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("SGPORTAL_LOGIN_COOLOFF_S", 900, minimum=1))
+# A lockout lasts its cool-off; attempts during it are refused unchecked and uncounted.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "sgportal.auth.login_limit_key"
+AXES_CLIENT_IP_CALLABLE = "sgportal.auth.client_ip"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# axes keeps nothing in the database here (cache handler); its admin pages would be unscoped.
+AXES_ENABLE_ADMIN = False
+# allauth's own failed-login limit would be a second, per-process limiter on one door only.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 
 # --- Polling (CloudTrail Lake) ----------------------------------------------------------
 SGPORTAL_POLL_INTERVAL_S = env_int("SGPORTAL_POLL_INTERVAL_S", 60, minimum=5)

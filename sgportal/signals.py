@@ -25,22 +25,31 @@ def audit_login(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
+    """One entry per failed password for a known account, in one chain: the tenant the user
+    joined first. Attempts the login limiter refused unchecked are not audited (a locked-out
+    brute force must not turn into audit writes); unknown names only reach the log."""
+    from sgportal.auth import account_for_login
 
-    username = str(credentials.get("username") or credentials.get("email") or "")[:150]
-    user = get_user_model().objects.filter(username=username).first()
+    if request is not None and getattr(request, "sgportal_login_refused", False):
+        return
+    typed = str(credentials.get("username") or credentials.get("email") or "")[:150]
+    user = account_for_login(typed)
     if user is None:
         return
-    for tenant_id in Membership.objects.filter(user=user).values_list("tenant_id", flat=True):
-        record_audit(
-            tenant_id,
-            AuditAction.LOGIN_FAILED,
-            actor=username,
-            via="web",
-            object_type="auth.User",
-            object_id=user.pk,
-            object_repr=username,
-        )
+    tenant_id = (
+        Membership.objects.filter(user=user).order_by("pk").values_list("tenant_id", flat=True)
+    ).first()
+    if tenant_id is None:
+        return
+    record_audit(
+        tenant_id,
+        AuditAction.LOGIN_FAILED,
+        actor=typed,
+        via="web",
+        object_type="auth.User",
+        object_id=user.pk,
+        object_repr=user.get_username(),
+    )
 
 
 @receiver(post_migrate)

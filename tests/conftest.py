@@ -124,3 +124,29 @@ def slack(settings):
     with SlackStandin() as standin:
         settings.SLACK_API_URL = standin.base_url
         yield standin
+
+
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"  # noqa: S105
+
+
+@pytest.fixture
+def scrape_metrics(client, settings):
+    """GET /metrics as Prometheus does (``Authorization: Bearer METRICS_TOKEN``): the text."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+    def scrape() -> str:
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert response.status_code == 200, response.status_code
+        return response.content.decode()
+
+    return scrape
+
+
+@pytest.fixture(autouse=True)
+def _empty_shared_cache():
+    """Each test starts with an empty shared cache (login-limit counters, allauth's rate
+    limits): the cache is its own Redis database, apart from the broker's queues."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -29,9 +29,14 @@ OUTCOME_TEXT = {
 }
 
 
-def _escape(text: str) -> str:
-    """Slack mrkdwn escaping of &, < and >."""
+def escape_mrkdwn(text: object) -> str:
+    """Slack's escaping of &, < and > (in that order) for any user- or tenant-controlled text
+    put into mrkdwn or a message's ``text``: without it ``<!channel>`` pings a channel and
+    ``<https://evil|Open>`` becomes a link."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_escape = escape_mrkdwn
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -49,7 +54,7 @@ def detail_url(change: SecurityGroupChange) -> str:
 def summary_text(change: SecurityGroupChange) -> str:
     """The plain-text fallback (notifications, screen readers)."""
     severity = describe.severity_of(change)
-    return (
+    return _escape(
         f"{severity.label.capitalize()}: {change.event_name} on {change.group_id or '?'} "
         f"in {describe.account_of(change)} / {change.region or '?'}"
     )
@@ -113,7 +118,8 @@ def build_blocks(message: SlackMessage) -> list[dict]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"<{detail_url(change)}|Open in sgportal> · event `{change.event_id}`",
+                    "text": f"<{detail_url(change)}|Open in sgportal> · "
+                    f"event `{_escape(change.event_id)}`",
                 }
             ],
         },

@@ -19,7 +19,7 @@ from django.db import connection, models, transaction
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_decision
 from approvals.models import SlackMessage, Verdict, Via
-from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION
+from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION, escape_mrkdwn
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
 from ingestion.models import SecurityGroupChange
 from sgportal.audit import record_audit
@@ -176,7 +176,8 @@ def handle_interaction(payload: dict) -> Reply:
             "refused",
             "Your Slack account is not linked to an sgportal user yet, so nothing was recorded.\n"
             f"To link it, open <{url}|this link> while logged in to sgportal (it works once, "
-            f"for {minutes} minutes). You also need the approver role in {tenant.name}: "
+            f"for {minutes} minutes). You also need the approver role in "
+            f"{escape_mrkdwn(tenant.name)}: "
             "ask a tenant admin if you do not have it. Then click again.",
         )
     portal_user = click.user
@@ -191,8 +192,9 @@ def handle_interaction(payload: dict) -> Reply:
         )
         return Reply(
             "refused",
-            f"You are linked as {portal_user.get_username()}, but you are not an approver in "
-            f"{tenant.name}, so nothing was recorded. Ask a tenant admin for the approver role.",
+            f"You are linked as {escape_mrkdwn(portal_user.get_username())}, but you are not an "
+            f"approver in {escape_mrkdwn(tenant.name)}, so nothing was recorded. Ask a tenant "
+            "admin for the approver role.",
         )
     try:
         decide(change, verdict=verdict, actor=portal_user, via=Via.SLACK)
@@ -200,7 +202,7 @@ def handle_interaction(payload: dict) -> Reply:
         mine = exc.decision.user_id == portal_user.pk and exc.decision.verdict == verdict
         if mine:  # Slack redelivered the same click, or a double click: already done
             return Reply("duplicate")
-        return Reply("refused", f"Not recorded: this change was {exc}.")
+        return Reply("refused", f"Not recorded: this change was {escape_mrkdwn(exc)}.")
     except InvalidTransition as exc:
-        return Reply("refused", f"Not recorded: {exc}.")
+        return Reply("refused", f"Not recorded: {escape_mrkdwn(exc)}.")
     return Reply("decided")

@@ -197,12 +197,12 @@ def test_the_sweep_is_a_beat_entry(db):
     assert entry.interval.every == 120
 
 
-def test_unsent_messages_are_a_metric(client, slack_tenant, account):
+def test_unsent_messages_are_a_metric(scrape_metrics, slack_tenant, account):
     type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(slack_status=SlackStatus.BROKEN)
     slack_tenant.refresh_from_db()
     with transaction.atomic():
         delivery.queue_notification(ChangeFactory(account=account))
-    body = client.get("/metrics").content.decode()
+    body = scrape_metrics()
     assert 'sgportal_slack_messages_unsent{status="skipped",tenant="acme"} 1.0' in body
 
 

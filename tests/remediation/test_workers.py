@@ -16,14 +16,26 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.skipif(_redis() is None, reason="needs a Redis broker")
 def test_it_caps_concurrent_reverts_per_account(settings):
     settings.REMEDIATION_ACCOUNT_CONCURRENCY = 2
-    key = "test-cap-111111111111"
-    with account_slot(key), account_slot(key):
-        with pytest.raises(AccountBusy), account_slot(key):
+    key = (9001, "111111111111")
+    with account_slot(*key), account_slot(*key):
+        with pytest.raises(AccountBusy), account_slot(*key):
             pass
-        with account_slot("test-cap-222222222222"):
+        with account_slot(9001, "222222222222"):
             pass
-    with account_slot(key), account_slot(key):
+    with account_slot(*key), account_slot(*key):
         pass
+
+
+@pytest.mark.skipif(_redis() is None, reason="needs a Redis broker")
+def test_tenants_never_share_an_accounts_slots(settings):
+    """Two tenants naming the same account id (one of them wrongly): a tenant filling its
+    slots neither blocks the other's reverts nor takes theirs."""
+    settings.REMEDIATION_ACCOUNT_CONCURRENCY = 2
+    with account_slot(9001, "333333333333"), account_slot(9001, "333333333333"):
+        with pytest.raises(AccountBusy), account_slot(9001, "333333333333"):
+            pass
+        with account_slot(9002, "333333333333"), account_slot(9002, "333333333333"):
+            pass
 
 
 def test_it_fails_the_attempt_when_the_task_gives_up(account, approver):

@@ -1,12 +1,15 @@
 """seed_demo: a demo tenant with accounts in several regions, a reviewer and a tenant admin.
 
-Idempotent: running it again updates the same rows. Prints the logins.
+Idempotent: running it again updates the same rows. Prints the logins. It sets public
+passwords on users named ``admin`` and ``reviewer``, so it runs only in the demo: with
+SGPORTAL_DEMO=1 (scripts/demo.py sets it), never on a real deployment.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,8 +31,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--slug", default="demo")
 
-    @transaction.atomic
     def handle(self, *args, slug: str, **options) -> None:
+        if not settings.SGPORTAL_DEMO:
+            raise CommandError(
+                "seed_demo only runs in the demo (SGPORTAL_DEMO=1): it gives the users "
+                "'admin' and 'reviewer' a public password. Nothing was changed."
+            )
+        self._seed(slug)
+
+    @transaction.atomic
+    def _seed(self, slug: str) -> None:
         tenant, _ = Tenant.objects.update_or_create(
             slug=slug,
             defaults={
