@@ -6,9 +6,12 @@ of forking the chain, and the entry commits or rolls back with the action it rec
 
 Each entry's hash is an HMAC keyed by ``AUDIT_HMAC_KEY`` (``AuditEntry.compute_hash``). The
 key never goes to the database, so the hash is computed here, between locking the head and
-writing: on PostgreSQL that is two statements under the lock (read the head; insert the
-entry and move the head in one statement), elsewhere (SQLite, which serializes writers
-anyway) the ORM does the same in three. The database refuses to move a head except one
+writing. Every writer of a tenant queues on that head until its transaction ends, so on
+PostgreSQL the work under the lock is kept small: two statements (lock and read the head;
+insert the entry and move the head in one statement) and, between them, only the end of an
+HMAC whose JSON and first part were computed before locking. Elsewhere (SQLite, which
+serializes writers anyway) the ORM does the same in three statements. Both produce the hash
+``AuditEntry.compute_hash`` recomputes. The database refuses to move a head except one
 step forward onto the entry just written (migration 0005).
 
 ``verify_chain`` recomputes every hash and compares the chain's end with the head and with
@@ -18,8 +21,10 @@ a tail cut off together with the head moved back is caught by them.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,7 +35,7 @@ from django.utils import timezone
 from sgportal.context import current_request_id
 from sgportal.fields import EncryptedTextField
 from sgportal.models import AuditChainHead, AuditEntry, Tenant
-from sgportal.models.audit import GENESIS_HASH, canonical_json, normalize_json
+from sgportal.models.audit import GENESIS_HASH, audit_key, canonical_json, normalize_json
 
 if TYPE_CHECKING:
     from sgportal.checkpoints import Checkpoint
@@ -91,12 +96,22 @@ def _append_with_orm(entry: AuditEntry) -> None:
     AuditChainHead.objects.filter(tenant_id=entry.tenant_id).update(seq=entry.seq, hash=entry.hash)
 
 
+def _insert_fields() -> list:
+    return [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+
+
+@cache
+def _lock_head_sql() -> str:
+    heads = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    return f"SELECT seq, hash FROM {heads} WHERE tenant_id = %s FOR UPDATE"  # noqa: S608
+
+
 @cache
 def _insert_and_move_head_sql() -> str:
     """Insert the entry and move the head onto it, in one statement (one round trip)."""
     q = connection.ops.quote_name
     entries, heads = q(AuditEntry._meta.db_table), q(AuditChainHead._meta.db_table)
-    fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    fields = _insert_fields()
     values = ", ".join("%s::jsonb" if f.name in ("before", "after") else "%s" for f in fields)
     # Only names from the models' metadata are formatted in; every value is a parameter.
     return f"""
@@ -111,20 +126,48 @@ def _insert_and_move_head_sql() -> str:
     """  # noqa: S608
 
 
+def _keyed_hash_of(entry: AuditEntry) -> Callable[[int, str], str]:
+    """``entry``'s keyed hash as a function of the head's (seq, hash), with everything else
+    (JSON, the HMAC of the text before the previous hash) done before the head is locked.
+
+    The canonical JSON is cut where the previous hash and the seq go, at random markers, so
+    no stored text can imitate them; ``prev_hash`` sorts before ``seq`` in it.
+    """
+    prev_marker, seq_marker = secrets.token_hex(16), secrets.token_hex(16)
+    entry.prev_hash, entry.seq = prev_marker, seq_marker
+    text = canonical_json(entry.content())
+    before_prev, after_prev = text.split(prev_marker)  # inside the JSON string's quotes
+    middle, after_seq = after_prev.split(f'"{seq_marker}"')  # a number: drop the quotes
+    started = hmac.new(audit_key("entry"), before_prev.encode(), hashlib.sha256)
+
+    def finish(seq: int, prev_hash: str) -> str:
+        mac = started.copy()
+        mac.update(f"{prev_hash}{middle}{seq}{after_seq}".encode())
+        return mac.hexdigest()
+
+    return finish
+
+
 def _append_in_one_statement(entry: AuditEntry) -> None:
-    _link(entry)
-    params = []
-    for field in AuditEntry._meta.concrete_fields:
-        if field.primary_key:
-            continue
+    keyed_hash = _keyed_hash_of(entry)
+    values = {}
+    for field in _insert_fields():
         value = getattr(entry, field.attname)
         if field.name in ("before", "after") and value is not None:
-            value = canonical_json(value)
-        else:
-            value = field.get_db_prep_save(value, connection)
-        params.append(value)
-    params.append(entry.tenant_id)
+            values[field.attname] = canonical_json(value)
+        elif field.attname not in ("seq", "prev_hash", "hash"):
+            values[field.attname] = field.get_db_prep_save(value, connection)
     with connection.cursor() as cursor:
+        cursor.execute(_lock_head_sql(), [entry.tenant_id])
+        row = cursor.fetchone()
+        if row is None:  # the tenant's first entry: its chain head does not exist yet
+            _create_head(entry.tenant_id)
+            cursor.execute(_lock_head_sql(), [entry.tenant_id])
+            row = cursor.fetchone()
+        entry.seq, entry.prev_hash = row[0] + 1, row[1]
+        entry.hash = keyed_hash(entry.seq, entry.prev_hash)
+        values.update(seq=entry.seq, prev_hash=entry.prev_hash, hash=entry.hash)
+        params = [values[f.attname] for f in _insert_fields()] + [entry.tenant_id]
         cursor.execute(_insert_and_move_head_sql(), params)
         (entry.pk,) = cursor.fetchone()
     entry._state.adding, entry._state.db = False, connection.alias
