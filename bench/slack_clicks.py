@@ -46,6 +46,7 @@ def bench_env() -> dict[str, str]:
     env.update(
         DEBUG="0",
         SECRET_KEY="bench-secret-key-" + "x" * 40,
+        AUDIT_HMAC_KEY="bench-audit-hmac-key-" + "x" * 40,
         SECURE_SSL_REDIRECT="0",
         SLACK_SIGNING_SECRET=SECRET,
         ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -1,25 +1,33 @@
 """Writing and verifying the audit log.
 
-``record_audit`` appends one entry to a tenant's hash chain inside the caller's
-transaction: it locks the tenant's chain head (SELECT … FOR UPDATE), so concurrent writers
-queue up instead of forking the chain, and the entry commits or rolls back with the
-action it records. ``verify_chain`` recomputes every hash.
+``record_audit`` appends one entry to a tenant's chain inside the caller's transaction: it
+locks the tenant's chain head (SELECT … FOR UPDATE), so concurrent writers queue up instead
+of forking the chain, and the entry commits or rolls back with the action it records.
 
-Every writer of a tenant queues on that one row until its transaction ends, so the time
-between locking the head and committing bounds how many entries per second a tenant can
-take. On PostgreSQL the lock, the insert and the head update are therefore one statement
-(``_APPEND_SQL``), with the hash computed by the database from text Python prepared: the
-head is locked for one round trip instead of three plus the Python work between them.
-Elsewhere (SQLite, which serializes writers anyway) the same entry is written with the ORM.
-Both produce the hash ``AuditEntry.compute_hash`` recomputes.
+Each entry's hash is an HMAC keyed by ``AUDIT_HMAC_KEY`` (``AuditEntry.compute_hash``). The
+key never goes to the database, so the hash is computed here, between locking the head and
+writing. Every writer of a tenant queues on that head until its transaction ends, so on
+PostgreSQL the work under the lock is kept small: two statements (lock and read the head;
+insert the entry and move the head in one statement) and, between them, only the end of an
+HMAC whose JSON and first part were computed before locking. Elsewhere (SQLite, which
+serializes writers anyway) the ORM does the same in three statements. Both produce the hash
+``AuditEntry.compute_hash`` recomputes. The database refuses to move a head except one
+step forward onto the entry just written (migration 0005).
+
+``verify_chain`` recomputes every hash and compares the chain's end with the head and with
+the latest signed checkpoints (``sgportal.checkpoints``), which live outside the database:
+a tail cut off together with the head moved back is caught by them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -27,7 +35,10 @@ from django.utils import timezone
 from sgportal.context import current_request_id
 from sgportal.fields import EncryptedTextField
 from sgportal.models import AuditChainHead, AuditEntry, Tenant
-from sgportal.models.audit import GENESIS_HASH, canonical_json, normalize_json
+from sgportal.models.audit import GENESIS_HASH, audit_key, canonical_json, normalize_json
+
+if TYPE_CHECKING:
+    from sgportal.checkpoints import Checkpoint
 
 MASK = "********"
 
@@ -54,14 +65,6 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     return normalize_json(data)
 
 
-def _lock_head(tenant_id: int) -> AuditChainHead:
-    try:
-        return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
-    except AuditChainHead.DoesNotExist:
-        _create_head(tenant_id)
-        return AuditChainHead.objects.select_for_update().get(tenant_id=tenant_id)
-
-
 def _create_head(tenant_id: int) -> None:
     try:
         with transaction.atomic():
@@ -70,79 +73,103 @@ def _create_head(tenant_id: int) -> None:
         pass  # another writer created it first
 
 
-def _append_with_orm(entry: AuditEntry) -> None:
-    head = _lock_head(entry.tenant_id)
-    entry.seq, entry.prev_hash = head.seq + 1, head.hash
+def _lock_head(tenant_id: int) -> tuple[int, str]:
+    """(seq, hash) of the tenant's chain head, locked until the transaction ends."""
+    locked = AuditChainHead.objects.select_for_update().filter(tenant_id=tenant_id)
+    row = locked.values_list("seq", "hash").first()
+    if row is None:  # the tenant's first entry: its chain head does not exist yet
+        _create_head(tenant_id)
+        row = locked.values_list("seq", "hash").get()
+    return row
+
+
+def _link(entry: AuditEntry) -> None:
+    """Chain ``entry`` onto its tenant's locked head and compute its keyed hash."""
+    head_seq, head_hash = _lock_head(entry.tenant_id)
+    entry.seq, entry.prev_hash = head_seq + 1, head_hash
     entry.hash = entry.compute_hash()
+
+
+def _append_with_orm(entry: AuditEntry) -> None:
+    _link(entry)
     entry.save()
-    AuditChainHead.objects.filter(pk=head.pk).update(seq=entry.seq, hash=entry.hash)
+    AuditChainHead.objects.filter(tenant_id=entry.tenant_id).update(seq=entry.seq, hash=entry.hash)
 
 
-# The columns _APPEND_SQL fills from parameters, in order (seq, prev_hash and hash come
-# from the locked head).
-_PARAM_FIELDS = (
-    "tenant_id", "created_at", "actor_id", "actor_name", "via", "request_id", "action",
-    "object_type", "object_id", "object_repr", "before", "after",
-)  # fmt: skip
+def _insert_fields() -> list:
+    return [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
 
 
 @cache
-def _append_sql() -> str:
-    """Lock the head, insert the entry hashed from head + Python's text, move the head."""
+def _lock_head_sql() -> str:
+    heads = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    return f"SELECT seq, hash FROM {heads} WHERE tenant_id = %s FOR UPDATE"  # noqa: S608
+
+
+@cache
+def _insert_and_move_head_sql() -> str:
+    """Insert the entry and move the head onto it, in one statement (one round trip)."""
     q = connection.ops.quote_name
     entries, heads = q(AuditEntry._meta.db_table), q(AuditChainHead._meta.db_table)
-    column = {f.attname: q(f.column) for f in AuditEntry._meta.concrete_fields}
-    values = ", ".join(
-        "%s::jsonb" if name in ("before", "after") else "%s" for name in _PARAM_FIELDS
-    )
+    fields = _insert_fields()
+    values = ", ".join("%s::jsonb" if f.name in ("before", "after") else "%s" for f in fields)
     # Only names from the models' metadata are formatted in; every value is a parameter.
     return f"""
-        WITH head AS (
-            SELECT seq + 1 AS seq, hash AS prev_hash FROM {heads} WHERE tenant_id = %s FOR UPDATE
-        ), entry AS (
-            INSERT INTO {entries} ({", ".join(column[n] for n in _PARAM_FIELDS)},
-                {column["seq"]}, {column["prev_hash"]}, {column["hash"]})
-            SELECT {values}, head.seq, head.prev_hash,
-                encode(sha256(convert_to(
-                    %s || head.prev_hash || %s || head.seq::text || %s, 'UTF8')), 'hex')
-            FROM head
-            RETURNING {column["id"]}, {column["seq"]}, {column["prev_hash"]}, {column["hash"]}
+        WITH entry AS (
+            INSERT INTO {entries} ({", ".join(q(f.column) for f in fields)})
+            VALUES ({values})
+            RETURNING {q(AuditEntry._meta.pk.column)} AS id, seq, hash
         )
         UPDATE {heads} AS h SET seq = entry.seq, hash = entry.hash
         FROM entry WHERE h.tenant_id = %s
-        RETURNING entry.*
+        RETURNING entry.id
     """  # noqa: S608
 
 
-def _hash_text_parts(entry: AuditEntry) -> tuple[str, str, str]:
-    """``entry``'s canonical JSON cut where the head's hash and the next seq go.
+def _keyed_hash_of(entry: AuditEntry) -> Callable[[int, str], str]:
+    """``entry``'s keyed hash as a function of the head's (seq, hash), with everything else
+    (JSON, the HMAC of the text before the previous hash) done before the head is locked.
 
-    The cut points are random markers, so no stored text can imitate them.
+    The canonical JSON is cut where the previous hash and the seq go, at random markers, so
+    no stored text can imitate them; ``prev_hash`` sorts before ``seq`` in it.
     """
     prev_marker, seq_marker = secrets.token_hex(16), secrets.token_hex(16)
     entry.prev_hash, entry.seq = prev_marker, seq_marker
     text = canonical_json(entry.content())
     before_prev, after_prev = text.split(prev_marker)  # inside the JSON string's quotes
     middle, after_seq = after_prev.split(f'"{seq_marker}"')  # a number: drop the quotes
-    return before_prev, middle, after_seq
+    started = hmac.new(audit_key("entry"), before_prev.encode(), hashlib.sha256)
+
+    def finish(seq: int, prev_hash: str) -> str:
+        mac = started.copy()
+        mac.update(f"{prev_hash}{middle}{seq}{after_seq}".encode())
+        return mac.hexdigest()
+
+    return finish
 
 
 def _append_in_one_statement(entry: AuditEntry) -> None:
-    params = [entry.tenant_id]
-    for name in _PARAM_FIELDS:
-        value = getattr(entry, name)
-        params.append(
-            canonical_json(value) if name in ("before", "after") and value is not None else value
-        )
-    params += [*_hash_text_parts(entry), entry.tenant_id]
+    keyed_hash = _keyed_hash_of(entry)
+    values = {}
+    for field in _insert_fields():
+        value = getattr(entry, field.attname)
+        if field.name in ("before", "after") and value is not None:
+            values[field.attname] = canonical_json(value)
+        elif field.attname not in ("seq", "prev_hash", "hash"):
+            values[field.attname] = field.get_db_prep_save(value, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_append_sql(), params)
+        cursor.execute(_lock_head_sql(), [entry.tenant_id])
         row = cursor.fetchone()
         if row is None:  # the tenant's first entry: its chain head does not exist yet
             _create_head(entry.tenant_id)
-            cursor.execute(_append_sql(), params)
+            cursor.execute(_lock_head_sql(), [entry.tenant_id])
             row = cursor.fetchone()
-    entry.pk, entry.seq, entry.prev_hash, entry.hash = row
+        entry.seq, entry.prev_hash = row[0] + 1, row[1]
+        entry.hash = keyed_hash(entry.seq, entry.prev_hash)
+        values.update(seq=entry.seq, prev_hash=entry.prev_hash, hash=entry.hash)
+        params = [values[f.attname] for f in _insert_fields()] + [entry.tenant_id]
+        cursor.execute(_insert_and_move_head_sql(), params)
+        (entry.pk,) = cursor.fetchone()
     entry._state.adding, entry._state.db = False, connection.alias
 
 
@@ -206,45 +233,74 @@ class ChainReport:
         return self.error is None
 
 
-def verify_chain(tenant: Tenant) -> ChainReport:
-    """Walk the tenant's chain in seq order; report the first altered, missing or moved entry."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    for entry in AuditEntry.objects.filter(tenant=tenant).order_by("seq").iterator(chunk_size=2000):
-        where = f"entry id={entry.pk} (seq {entry.seq})"
-        if entry.seq != expected_seq:
-            return ChainReport(
-                tenant,
-                checked,
-                f"{where}: expected seq {expected_seq}; entries are missing or were renumbered",
-                entry.pk,
-            )
-        if entry.prev_hash != expected_prev:
-            return ChainReport(
-                tenant,
-                checked,
-                f"{where}: previous-hash link broken; an entry "
-                "before it was removed, reordered or altered",
-                entry.pk,
-            )
-        if entry.compute_hash() != entry.hash:
-            return ChainReport(
-                tenant,
-                checked,
-                f"{where}: content does not match its hash; the entry was altered",
-                entry.pk,
-            )
-        expected_prev = entry.hash
-        expected_seq += 1
-        checked += 1
+def _entry_error(entry: AuditEntry, seq: int, prev: str, keyed_from: int) -> str | None:
+    if entry.seq != seq:
+        return f"expected seq {seq}; entries are missing or were renumbered"
+    if entry.prev_hash != prev:
+        return "previous-hash link broken; an entry before it was removed, reordered or altered"
+    expected = entry.compute_hash() if seq >= keyed_from else entry.compute_legacy_hash()
+    if not hmac.compare_digest(entry.hash, expected):
+        return "content does not match its hash; the entry was altered"
+    return None
+
+
+def verify_chain(tenant: Tenant, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Walk the tenant's chain in seq order; report the first altered, missing or moved entry,
+    a head that does not match the chain's end, or a chain that no longer reaches what a
+    signed checkpoint recorded (entries cut from the end, head moved back)."""
     head = AuditChainHead.objects.filter(tenant=tenant).first()
+    keyed_from = head.keyed_from_seq if head else 1
+    marks = {cp.heads[tenant.pk].seq for cp in checkpoints if tenant.pk in cp.heads}
+    hash_at: dict[int, str] = {}
+    prev, seq, checked = GENESIS_HASH, 1, 0
+    for _ in range(5):  # entries appended while walking: walk on to the head read after
+        entries = AuditEntry.objects.filter(tenant=tenant, seq__gte=seq).order_by("seq")
+        for entry in entries.iterator(chunk_size=2000):
+            error = _entry_error(entry, seq, prev, keyed_from)
+            if error:
+                return ChainReport(
+                    tenant, checked, f"entry id={entry.pk} (seq {entry.seq}): {error}", entry.pk
+                )
+            if seq in marks:
+                hash_at[seq] = entry.hash
+            prev, seq, checked = entry.hash, seq + 1, checked + 1
+        head = AuditChainHead.objects.filter(tenant=tenant).first()
+        if head is None or head.seq <= checked:
+            break
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-    if (head_seq, head_hash) != (expected_seq - 1, expected_prev):
+    if head_seq > checked:
         return ChainReport(
             tenant,
             checked,
-            f"chain ends at seq {expected_seq - 1} but its head "
-            f"records seq {head_seq}; entries were removed from the end",
+            f"chain ends at seq {checked} but its head records seq {head_seq}; "
+            "entries were removed from the end",
         )
+    if (head_seq, head_hash) != (checked, prev):
+        return ChainReport(
+            tenant,
+            checked,
+            f"chain ends at seq {checked} but its head records seq {head_seq} "
+            f"({head_hash[:12]}…); the head was moved back or altered",
+        )
+    for cp in checkpoints:
+        mark = cp.heads.get(tenant.pk)
+        if mark is None:
+            continue  # a tenant without entries when the checkpoint was written
+        where = f"checkpoint {cp.location} ({cp.created_at.isoformat()})"
+        if checked < mark.seq:
+            return ChainReport(
+                tenant,
+                checked,
+                f"chain ends at seq {checked} but {where} recorded seq {mark.seq}; "
+                "entries were removed from the end and the head moved back",
+            )
+        # Also catches a moved keyed_from_seq: the entries it reclassifies only verify again
+        # once rehashed, and then the entry at the checkpoint's seq is not the one it signed.
+        if hash_at.get(mark.seq, GENESIS_HASH if mark.seq == 0 else None) != mark.hash:
+            return ChainReport(
+                tenant,
+                checked,
+                f"entry seq {mark.seq} differs from the one {where} recorded; "
+                "the chain was rewritten",
+            )
     return ChainReport(tenant, checked)

@@ -26,6 +26,11 @@ PERIODIC_TASKS: list[Periodic] = [
         "ingestion.tasks.poll_all_tenants",
         "SGPORTAL_POLL_INTERVAL_S",
     ),
+    Periodic(
+        "write signed audit checkpoints (all tenants)",
+        "sgportal.tasks.audit_checkpoint",
+        "AUDIT_CHECKPOINT_INTERVAL_S",
+    ),
 ]
 
 

@@ -274,6 +274,28 @@ SGPORTAL_AWS_PRINCIPAL = env_str(
 # Comma-separated Fernet keys, newest first; defaults to one derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 
+# --- Audit chain: HMAC key and signed checkpoints (issue 9, finding 10) -----------------
+# The key of the audit chain's HMAC lives outside the database, so whoever owns the database
+# cannot recompute the chain after an edit. Derived from SECRET_KEY in the demo (DEBUG) only.
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY")
+if not AUDIT_HMAC_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEY must be set when DEBUG is off (a random value of 32+ characters, "
+            "kept outside the database; AUDIT_HMAC_KEY_FILE works too)."
+        )
+    AUDIT_HMAC_KEY = "derived-from-secret-key:" + SECRET_KEY
+elif len(AUDIT_HMAC_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters long.")
+# Signed checkpoints of every chain head (manage.py audit_checkpoint, on beat) go to the log
+# and to each store set here; verify_audit reads the latest from each store set here.
+AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR") or None
+AUDIT_CHECKPOINT_S3_URI = env_str("AUDIT_CHECKPOINT_S3_URI") or None
+if AUDIT_CHECKPOINT_S3_URI and not AUDIT_CHECKPOINT_S3_URI.startswith("s3://"):
+    raise ImproperlyConfigured("AUDIT_CHECKPOINT_S3_URI must look like s3://bucket/prefix/.")
+AUDIT_CHECKPOINT_INTERVAL_S = env_int("SGPORTAL_AUDIT_CHECKPOINT_INTERVAL_S", 3600, minimum=60)
+# --- end of audit chain block -------------------------------------------------------------
+
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

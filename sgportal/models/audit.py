@@ -1,10 +1,20 @@
-"""The append-only, per-tenant, hash-chained audit log."""
+"""The append-only, per-tenant, hash-chained audit log.
+
+Each entry's ``hash`` is an HMAC-SHA256, keyed by ``AUDIT_HMAC_KEY`` (kept outside the
+database), of its content and its predecessor's hash: whoever can write the database cannot
+recompute the chain after an edit. Entries written before the keyed chain existed keep their
+plain SHA-256 hashes; the chain head records where the keyed part starts
+(``keyed_from_seq``), and signed checkpoints record that too.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from functools import cache
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -12,6 +22,22 @@ from sgportal.models.tenancy import Tenant
 from sgportal.tenancy import TenantScopedQuerySet
 
 GENESIS_HASH = "0" * 64
+
+
+@cache
+def _derived_key(master: str, purpose: bytes) -> bytes:
+    return hmac.new(master.encode(), purpose, hashlib.sha256).digest()
+
+
+def audit_key(purpose: str) -> bytes:
+    """A key for one purpose (``entry``, ``checkpoint``, ``key-id``) derived from AUDIT_HMAC_KEY,
+    so an entry's MAC can never be passed off as a checkpoint's signature or the reverse."""
+    return _derived_key(settings.AUDIT_HMAC_KEY, f"sgportal-audit-{purpose}-v1".encode())
+
+
+def audit_key_id() -> str:
+    """A short public fingerprint of AUDIT_HMAC_KEY (names the key a checkpoint was signed with)."""
+    return audit_key("key-id").hex()[:16]
 
 
 class AuditAction(models.TextChoices):
@@ -116,16 +142,36 @@ class AuditEntry(models.Model):
         }
 
     def compute_hash(self) -> str:
+        """The keyed hash: HMAC-SHA256 of the content (which holds the previous hash)."""
+        text = canonical_json(self.content()).encode()
+        return hmac.new(audit_key("entry"), text, hashlib.sha256).hexdigest()
+
+    def compute_legacy_hash(self) -> str:
+        """The plain SHA-256 of entries written before the keyed chain started."""
         return hashlib.sha256(canonical_json(self.content()).encode()).hexdigest()
+
+
+class AuditChainHeadQuerySet(models.QuerySet):
+    def delete(self):
+        raise AppendOnlyError("Audit chain heads cannot be deleted.")
+
+    _raw_delete = delete
 
 
 class AuditChainHead(models.Model):
     """The last (seq, hash) of a tenant's chain: the lock writers take, and the anchor that
-    lets ``verify_audit`` notice entries cut from the end of the chain."""
+    signed checkpoints copy so ``verify_audit`` notices entries cut from the end of the chain."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.PROTECT, related_name="audit_head")
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # First seq hashed with the HMAC; entries before it predate the keyed chain (migration 0004).
+    keyed_from_seq = models.PositiveBigIntegerField(default=1)
+
+    objects = AuditChainHeadQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.tenant} audit head #{self.seq}"
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit chain heads cannot be deleted.")

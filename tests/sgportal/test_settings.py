@@ -83,6 +83,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 20 + "-production-like-secret-0123456789abcdefghijklmnop",
     "ALLOWED_HOSTS": "sgportal.example.com",
     "DATABASE_URL": "postgres://sg:pw@db.example.com:5432/sgportal",
+    "AUDIT_HMAC_KEY": "audit-hmac-key-kept-outside-the-database-0123456789",
 }
 
 
