@@ -319,7 +319,12 @@ def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | 
         group_id = attempt.plan["group_id"]
         if attempt.before is None:
             attempt.before = executor.describe_group(ec2, group_id, role_arn=role, account_id=acct)
-            RevertAttempt.objects.filter(pk=attempt.pk).update(before=attempt.before)
+            # Revoke the rule ids the group holds now, never "whatever matches" on a later
+            # redelivery; stored with the snapshot, in one update, before any call.
+            attempt.plan = planner.resolve_rule_ids(attempt.plan, attempt.before)
+            RevertAttempt.objects.filter(pk=attempt.pk).update(
+                before=attempt.before, plan=attempt.plan
+            )
         calls = executor.run_calls(
             ec2, attempt.plan, dry_run=attempt.dry_run, role_arn=role, account_id=acct
         )
