@@ -315,27 +315,50 @@ def _kind(value: Any) -> str:
     return "null" if value is None else f"a {type(value).__name__}"
 
 
-def _get(mapping: dict, key: str) -> Any:
-    """``mapping[key]``, or its lower-case spelling (pipelines such as Panther lower-case
-    the keys of userIdentity)."""
-    value = mapping.get(key)
-    if value is None:
-        value = mapping.get(key.lower())
-    return value
+# userIdentity keys as CloudTrail spells them, by their lower-case spelling: some pipelines
+# (Panther, for one) lower-case them.
+_IDENTITY_KEYS = {
+    key.lower(): key
+    for key in (
+        "type",
+        "arn",
+        "accountId",
+        "principalId",
+        "invokedBy",
+        "userName",
+        "accessKeyId",
+        "sessionContext",
+        "sessionIssuer",
+        "sourceIdentity",
+        "attributes",
+        "mfaAuthenticated",
+        "creationDate",
+    )
+}
+
+
+def _camel(mapping: dict) -> dict:
+    """A lower-cased userIdentity with CloudTrail's spelling back (nested objects too)."""
+    return {
+        _IDENTITY_KEYS.get(key, key): _camel(value) if isinstance(value, dict) else value
+        for key, value in mapping.items()
+    }
 
 
 def _fill_actor(change: ParsedChange, record: dict, own_roles: frozenset) -> None:
     identity = _obj(record.get("userIdentity"))
-    change.actor_type = _text(_get(identity, "type"), "actor_type")
-    change.invoked_by = _text(_get(identity, "invokedBy"), "invoked_by")
+    if "accountid" in identity or "principalid" in identity:
+        identity = _camel(identity)
+    change.actor_type = _text(identity.get("type"), "actor_type")
+    change.invoked_by = _text(identity.get("invokedBy"), "invoked_by")
     change.actor_arn = _text(
-        _get(identity, "arn") or change.invoked_by or _get(identity, "principalId"),
+        identity.get("arn") or change.invoked_by or identity.get("principalId"),
         "actor_arn",
     )
-    change.actor_account_id = _text(_get(identity, "accountId"), "actor_account_id")
-    context = _obj(_get(identity, "sessionContext"))
-    issuer = _obj(_get(context, "sessionIssuer"))
-    change.session_issuer_arn = _text(_get(issuer, "arn"), "session_issuer_arn")
+    change.actor_account_id = _text(identity.get("accountId"), "actor_account_id")
+    context = _obj(identity.get("sessionContext"))
+    issuer = _obj(context.get("sessionIssuer"))
+    change.session_issuer_arn = _text(issuer.get("arn"), "session_issuer_arn")
     console = record.get("sessionCredentialFromConsole")
     change.via_console = console is True or (isinstance(console, str) and console == "true")
     if not change.via_console:
@@ -356,7 +379,7 @@ def _fill_actor(change: ParsedChange, record: dict, own_roles: frozenset) -> Non
                 "kind": "undo" if match.group(1) == "undo" else "revert",
                 "change_id": int(match.group(2)),
                 "session_name": session,
-                "source_identity": _text(_get(context, "sourceIdentity"))[:64],
+                "source_identity": _text(context.get("sourceIdentity"))[:64],
             }
 
 
@@ -672,8 +695,10 @@ def _items(value: Any, name: str = "", warnings: list[str] | None = None) -> lis
         if isinstance(value, dict):  # a single item collapsed to an object
             return [value] if value else []
     if isinstance(value, list):
-        items = [item for item in value if item not in ({}, None)]
-        if len(items) != len(value) and warnings is not None:
+        if all(value):  # the common case: no empty item
+            return value
+        items = [item for item in value if item]
+        if warnings is not None:
             warnings.append(f"dropped {len(value) - len(items)} empty {name} item(s)")
         return items
     if value is not None and warnings is not None:
