@@ -5,9 +5,10 @@ Shared by the Slack blocks and the web pages so both say the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 
-from ingestion.models import SecurityGroupChange
+from ingestion.models import ChangeStatus, SecurityGroupChange
 from ingestion.rules import Rule
 
 WORLD = {"0.0.0.0/0", "::/0"}
@@ -45,10 +46,39 @@ class Severity:
     label: str
 
 
+SPOKE_ROLE = Severity(
+    5, ":rotating_light:", "made with sgportal's revert role, not by one of its reverts"
+)
 CRITICAL = Severity(4, ":rotating_light:", "open to the world on an admin port")
 HIGH = Severity(3, ":red_circle:", "open to the world")
 MEDIUM = Severity(2, ":large_orange_circle:", "opens access")
 LOW = Severity(1, ":large_blue_circle:", "security-group change")
+SEVERITIES = (SPOKE_ROLE, CRITICAL, HIGH, MEDIUM, LOW)
+
+# The rule inventory lives in remediation, which approvals must not import: remediation
+# registers its lookup at start-up. A lookup takes (change, rule id) and gives the rule's
+# definition just before the change (direction, protocol, ports, peer, description), or None.
+RuleLookup = Callable[[SecurityGroupChange, str], dict | None]
+rule_lookups: list[RuleLookup] = []
+_RULE_FIELDS = {f.name for f in fields(Rule)}
+
+
+def register_rule_lookup(lookup: RuleLookup) -> None:
+    """Add a source of earlier rule definitions (idempotent)."""
+    if lookup not in rule_lookups:
+        rule_lookups.append(lookup)
+
+
+def known_rule(change: SecurityGroupChange, rule: Rule) -> Rule | None:
+    """The rule as it was just before the change, from the inventory, when it is known."""
+    if not rule.rule_id or change.pk is None:
+        return None
+    for lookup in rule_lookups:
+        definition = lookup(change, rule.rule_id)
+        if definition:
+            values = {k: v for k, v in definition.items() if k in _RULE_FIELDS}
+            return Rule(**{**values, "action": rule.action, "rule_id": rule.rule_id})
+    return None
 
 
 def _protocol(rule: Rule) -> str:
@@ -105,17 +135,51 @@ def peer_of(rule: Rule) -> str:
     return rule.source
 
 
+def _traffic(rule: Rule) -> str:
+    """ "tcp/22 from 0.0.0.0/0", "outbound all traffic to …", or with an unknown direction
+    "tcp/22 with 0.0.0.0/0" (never "to", which reads as egress)."""
+    if rule.direction == "ingress":
+        return f"{what_of(rule)} from {peer_of(rule)}"
+    if rule.direction == "egress":
+        return f"outbound {what_of(rule)} to {peer_of(rule)}"
+    return f"{what_of(rule)} with {peer_of(rule)} (direction unknown)"
+
+
+def _definition(rule: Rule) -> str:
+    text = _traffic(rule)
+    if rule.description:
+        text += f" ({rule.description})"
+    return text
+
+
 def rule_in_words(rule: Rule | dict) -> str:
     """E.g. "added: tcp/22 from 0.0.0.0/0 (office)"."""
     if isinstance(rule, dict):
         rule = Rule.from_json(rule)
-    direction = "from" if rule.direction == "ingress" else "to"
-    text = f"{what_of(rule)} {direction} {peer_of(rule)}"
-    if rule.direction == "egress":
-        text = f"outbound {text}"
-    if rule.description:
-        text += f" ({rule.description})"
-    return f"{rule.action}: {text}"
+    if not rule.protocol and rule.rule_id:  # revoked by id; see change_rules_in_words
+        return f"{rule.action}: rule {rule.rule_id} (definition not in the record)"
+    return f"{rule.action}: {_definition(rule)}"
+
+
+def change_rule_in_words(change: SecurityGroupChange, rule: Rule) -> str:
+    """One rule of ``change`` in words, with what the rule inventory knows: the definition
+    of a rule revoked by id, and before → after for a modify."""
+    if rule.action == "modified":
+        before = known_rule(change, rule)
+        after = replace(rule, direction=before.direction) if before else rule
+        earlier = _definition(before) if before else "earlier definition unknown"
+        return f"modified {rule.rule_id or 'rule'}: {earlier} → {_definition(after)}"
+    if not rule.protocol and rule.rule_id:
+        known = known_rule(change, rule)
+        if known is None:
+            return f"{rule.action}: rule {rule.rule_id} (definition unknown to the inventory)"
+        return f"{rule.action}: rule {rule.rule_id}: {_definition(known)}"
+    return rule_in_words(rule)
+
+
+def rules_in_words(change: SecurityGroupChange, limit: int | None = None) -> list[str]:
+    """Every rule of the change in words (see ``change_rule_in_words``)."""
+    return [change_rule_in_words(change, rule) for rule in rules_of(change)[:limit]]
 
 
 def rules_of(change: SecurityGroupChange) -> list[Rule]:
@@ -128,11 +192,23 @@ def rules_of(change: SecurityGroupChange) -> list[Rule]:
     return rules
 
 
+def _rated(change: SecurityGroupChange, rule: Rule) -> Rule | None:
+    """The rule as it stands after the change, for rating; None when it opens nothing."""
+    if rule.action == "removed":
+        return None
+    if rule.action == "modified":
+        before = known_rule(change, rule)
+        # The record does not say ingress or egress: unknown counts as ingress (worst case).
+        return replace(rule, direction=before.direction if before else "ingress")
+    return rule
+
+
 def severity_of(change: SecurityGroupChange) -> Severity:
+    """How bad the change is, rated on what it leaves open (a modify: its new definition)."""
+    if getattr(change, "via_spoke_role", False) and change.status != ChangeStatus.OURS:
+        return SPOKE_ROLE
     worst = LOW
-    for rule in rules_of(change):
-        if rule.action == "removed":
-            continue
+    for rule in filter(None, (_rated(change, rule) for rule in rules_of(change))):
         world = (rule.cidr_ipv4 in WORLD) or (rule.cidr_ipv6 in WORLD)
         if world and rule.direction == "ingress" and admin_ports_hit(rule):
             return CRITICAL
@@ -142,10 +218,65 @@ def severity_of(change: SecurityGroupChange) -> Severity:
     return worst
 
 
+AUTHORIZE_EVENTS = {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"}
+REVOKE_EVENTS = {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
+
+
+def deny_reverts(change: SecurityGroupChange) -> bool:
+    """Whether denying the change makes sgportal change the security group."""
+    revertible = AUTHORIZE_EVENTS | REVOKE_EVENTS | {"ModifySecurityGroupRules"}
+    return change.event_name in revertible and not change.error_code
+
+
+def deny_effect(change: SecurityGroupChange) -> str:
+    """What denying this change will do, for the confirmation in Slack and on the web."""
+    group = change.group_id or "the security group"
+    count = len(change.rules or [])
+    rules = "rule" if count == 1 else "rules"
+    name = change.event_name
+    if change.error_code:
+        return f"The call failed ({change.error_code}): nothing changed, nothing to revert."
+    if name in AUTHORIZE_EVENTS:
+        return f"The added {rules} will be removed from {group}."
+    if name in REVOKE_EVENTS:
+        return f"The removed {rules} will be added back to {group}."
+    if name == "ModifySecurityGroupRules":
+        return f"The modified {rules} of {group} will be restored to the earlier definition."
+    if name in {"CreateSecurityGroup", "DeleteSecurityGroup"}:
+        return (
+            f"Nothing will be reverted: sgportal does not undo {name}. "
+            "Denying records the decision; change the group by hand if needed."
+        )
+    return f"Nothing will be reverted: sgportal does not revert {name}."
+
+
+# AWS services that call EC2 for someone (userIdentity.invokedBy), by their usual name.
+AWS_SERVICES = {
+    "cloudformation.amazonaws.com": "CloudFormation",
+    "eks.amazonaws.com": "Amazon EKS",
+    "ecs.amazonaws.com": "Amazon ECS",
+    "autoscaling.amazonaws.com": "EC2 Auto Scaling",
+    "elasticloadbalancing.amazonaws.com": "Elastic Load Balancing",
+    "elasticmapreduce.amazonaws.com": "Amazon EMR",
+    "rds.amazonaws.com": "Amazon RDS",
+    "lambda.amazonaws.com": "AWS Lambda",
+    "ssm.amazonaws.com": "Systems Manager",
+    "config.amazonaws.com": "AWS Config",
+    "servicecatalog.amazonaws.com": "Service Catalog",
+    "securityhub.amazonaws.com": "Security Hub",
+}
+# User agents of console calls from before sessionCredentialFromConsole existed.
+CONSOLE_AGENTS = {"signin.amazonaws.com", "aws internal"}
+
+
 def tool_of(change: SecurityGroupChange) -> str:
-    """Console, CLI, Terraform, CloudFormation, an SDK, or the raw user agent."""
+    """The AWS service that called for someone (CloudFormation…), else console, CLI,
+    Terraform, an SDK, or the raw user agent."""
+    invoked_by = (getattr(change, "invoked_by", "") or "").lower()
+    if invoked_by and invoked_by != "signin.amazonaws.com":  # signin: the console itself
+        return AWS_SERVICES.get(invoked_by) or f"AWS service {invoked_by}"
     agent = (change.user_agent or "").lower()
-    if change.via_console or "console" in agent or agent == "aws internal":
+    if change.via_console or invoked_by or agent in CONSOLE_AGENTS or "console" in agent:
         return "AWS console"
     for needle, label in (
         ("terraform", "Terraform"),

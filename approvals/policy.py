@@ -37,7 +37,9 @@ def apply_policy(tenant_id: int, change_ids: Iterable[int]) -> dict[str, int]:
     )
     verdict = POLICY_VERDICT.get(tenant.default_policy)
     for change in changes:
-        if verdict is None:
+        # A change made with sgportal's own revert role (and not one of its reverts) is
+        # always put to a person, whatever the tenant's default.
+        if verdict is None or change.via_spoke_role:
             with transaction.atomic():
                 queue_notification(change)
             counts["notified"] += 1

@@ -44,7 +44,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
         {
             "change": change,
             "severity": describe.severity_of(change),
-            "rules": [describe.rule_in_words(r) for r in describe.rules_of(change)[:3]],
+            "rules": describe.rules_in_words(change, limit=3),
             "more": max(0, len(change.rules or []) - 3),
             "account": describe.account_of(change),
         }
@@ -69,7 +69,9 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "change": change,
             "severity": describe.severity_of(change),
-            "rules": [describe.rule_in_words(r) for r in describe.rules_of(change)],
+            "rules": describe.rules_in_words(change),
+            "deny_effect": describe.deny_effect(change),
+            "deny_reverts": describe.deny_reverts(change),
             "account": describe.account_of(change),
             "group": describe.group_of(change),
             "tool": describe.tool_of(change),

@@ -29,11 +29,18 @@ class SecurityGroupChangeAdmin(TenantFilterForSuperusers, ReadOnlyTenantAdmin):
         "source",
         "has_parse_error",
     ]
-    list_filter = ["status", "event_name", "source"]
-    search_fields = ["event_id", "group_id", "actor_arn", "aws_account_id", "parse_error"]
+    list_filter = ["status", "event_name", "source", "via_spoke_role"]
+    search_fields = [
+        "event_id",
+        "group_id",
+        "actor_arn",
+        "aws_account_id",
+        "parse_error",
+        "parse_warnings",
+    ]
     date_hierarchy = "event_time"
     list_select_related = ["tenant"]
-    readonly_fields = ["parse_error"]
+    readonly_fields = ["parse_error", "parse_warnings"]
 
     @admin.display(boolean=True, description="parse error")
     def has_parse_error(self, obj: SecurityGroupChange) -> bool:

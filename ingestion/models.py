@@ -72,7 +72,15 @@ class SecurityGroupChange(models.Model):
     actor_arn = models.CharField(max_length=600, blank=True)
     actor_account_id = models.CharField(max_length=12, blank=True)
     session_issuer_arn = models.CharField(max_length=600, blank=True)
+    invoked_by = models.CharField(
+        max_length=200, blank=True, help_text="userIdentity.invokedBy: the AWS service that called."
+    )
     via_console = models.BooleanField(default=False)
+    via_spoke_role = models.BooleanField(
+        default=False,
+        help_text="Made with a tenant's spoke (revert) role: ours only when it matches one of "
+        "sgportal's revert attempts, else reviewed at the highest severity.",
+    )
     source_ip = models.CharField(max_length=100, blank=True)
     user_agent = models.CharField(max_length=1000, blank=True)
 
@@ -86,6 +94,9 @@ class SecurityGroupChange(models.Model):
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     parse_error = models.TextField(blank=True, help_text="Why the record could not be parsed.")
+    parse_warnings = models.TextField(
+        blank=True, help_text="What the parser dropped from a record it could otherwise read."
+    )
     raw = JSONTextField(help_text="The CloudTrail record as received.")
     status = models.CharField(
         max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True

@@ -72,6 +72,7 @@ _MAX = {
     "vpc_id": 64,
     "error_code": 100,
     "request_id": 100,
+    "invoked_by": 200,
 }
 
 
@@ -100,9 +101,15 @@ class ParsedChange:
     error_code: str = ""
     error_message: str = ""
     parse_error: str = ""
+    parse_warnings: str = ""
+    invoked_by: str = ""
+    via_spoke_role: bool = False
     status: str = ChangeStatus.PENDING
     # The record's JSON text when the source gave text (Lake): stored as is, not re-encoded.
     raw_text: str | None = None
+    # Made with a spoke role in a session named like one of our reverts: what the store
+    # checks against the revert attempts before calling it ours (see ``own_claim``).
+    own_claim: dict | None = None
 
     def model_fields(self) -> dict[str, Any]:
         """Keyword arguments for SecurityGroupChange (without tenant, source, account)."""
@@ -111,7 +118,9 @@ class ParsedChange:
         return values
 
 
-MODEL_FIELDS = tuple(name for name in ParsedChange.__dataclass_fields__ if name not in {"raw_text"})
+MODEL_FIELDS = tuple(
+    name for name in ParsedChange.__dataclass_fields__ if name not in {"raw_text", "own_claim"}
+)
 
 
 class _Unparseable(Exception):
@@ -144,24 +153,33 @@ def parse_record(record: Any, *, own_role_arns: Iterable[str] = ()) -> ParsedCha
 
 def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> ParsedChange:
     try:
+        envelope: dict | None = None
         if (
             isinstance(record, dict)
             and isinstance(record.get("detail"), dict)
             and "detail-type" in record
-        ):  # an EventBridge envelope: the record is its detail
-            record = record["detail"]
+        ):  # an EventBridge envelope: the record is its detail, the envelope says the rest
+            envelope = record
         raw = record if known_clean or not _has_bad(record) else _sanitized(record)
-        change = ParsedChange(event_id=_event_id(raw), raw=raw)
+        if envelope is not None:
+            envelope, detail = raw, raw["detail"]  # the sanitized ones
+        else:
+            detail = raw
+        change = ParsedChange(event_id=_event_id(detail, envelope), raw=raw)
     except Exception as exc:  # noqa: BLE001 - too deep or too odd even to keep verbatim
         return _unreadable(
             "unparsed_repr", _safe_repr(record), f"cannot read record: {type(exc).__name__}"
         )
+    warnings: list[str] = []
     try:
-        _fill(change, raw, _role_keyset(tuple(own_role_arns)))
+        _fill(change, detail, _role_keyset(tuple(own_role_arns)), warnings, envelope)
     except Exception as exc:  # noqa: BLE001 - never let one record stop a batch
         change.rules = []
+        change.own_claim = None
         change.parse_error = _safe_message(exc)
         change.status = ChangeStatus.UNPARSEABLE
+    if warnings:
+        change.parse_warnings = _clean_str("; ".join(dict.fromkeys(warnings)))[:2000]
     return change
 
 
@@ -205,12 +223,23 @@ def _safe_message(exc: Exception) -> str:
 
 # --- the record envelope ---------------------------------------------------------------
 
+# Our revert sessions are named after the change (remediation.aws.session_name_for).
+_OWN_SESSION = re.compile(r"sgportal-(change|undo)-([0-9]{1,18})")
 
-def _fill(change: ParsedChange, record: Any, own_roles: frozenset[tuple[str, str]]) -> None:
+
+def _fill(
+    change: ParsedChange,
+    record: Any,
+    own_roles: frozenset[tuple[str, str]],
+    warnings: list[str],
+    envelope: dict | None = None,
+) -> None:
     if not isinstance(record, dict):
         raise _Unparseable(f"a record is a JSON object, got {type(record).__name__}")
     if not isinstance(record.get("eventID"), str) or not record["eventID"]:
-        raise _Unparseable("no eventID")
+        if envelope is None or not change.event_id.startswith("eventbridge:"):
+            raise _Unparseable("no eventID")
+        warnings.append("no eventID in the record: the EventBridge event id stands in")
     change.event_name = _text(record.get("eventName"), "event_name")
     change.aws_account_id = _text(record.get("recipientAccountId"), "aws_account_id")
     change.region = _text(record.get("awsRegion"), "region")
@@ -219,25 +248,37 @@ def _fill(change: ParsedChange, record: Any, own_roles: frozenset[tuple[str, str
     change.user_agent = _text(record.get("userAgent"), "user_agent")
     change.error_code = _text(record.get("errorCode"), "error_code")
     change.error_message = _text(record.get("errorMessage"))[:4000]
-    _fill_actor(change, record)
+    _fill_actor(change, record, own_roles)
 
-    change.event_time = _event_time(record.get("eventTime"))
+    event_time = record.get("eventTime")
+    if envelope is not None:
+        _fill_from_envelope(change, envelope, warnings)
+        if not event_time:
+            event_time = envelope.get("time")
+    change.event_time = _event_time(event_time)
     if not change.event_name:
         raise _Unparseable("no eventName")
 
-    params = _obj(record.get("requestParameters"))
-    response = _obj(record.get("responseElements"))
+    name = change.event_name
+    changes_rules = name in RULE_EVENTS or name == MODIFY_RULES
+    params, response = record.get("requestParameters"), record.get("responseElements")
+    if changes_rules and not change.error_code:
+        # What changed is read from these two: a shape that cannot be trusted is not guessed at.
+        if not isinstance(params, dict):
+            raise _Unparseable(f"requestParameters is {_kind(params)}, not an object")
+        if response is not None and not isinstance(response, dict):
+            raise _Unparseable(f"responseElements is {_kind(response)}, not an object")
+    params, response = _obj(params), _obj(response)
     change.group_id = _text(params.get("groupId"), "group_id")
     change.group_name = _text(params.get("groupName"), "group_name")
 
-    name = change.event_name
     if name in RULE_EVENTS:
         action, direction = RULE_EVENTS[name]
-        change.rules = _permission_change(params, response, action, direction)
+        change.rules = _permission_change(params, response, action, direction, warnings)
         if not change.group_id:
             change.group_id = _first_group_id(response)
     elif name == MODIFY_RULES:
-        group_id, change.rules = _modify(params)
+        group_id, change.rules = _modify(params, warnings)
         change.group_id = change.group_id or _text(group_id, "group_id")
     elif name == CREATE_GROUP:
         change.vpc_id = _text(params.get("vpcId"), "vpc_id")
@@ -245,33 +286,110 @@ def _fill(change: ParsedChange, record: Any, own_roles: frozenset[tuple[str, str
     elif name == DELETE_GROUP:
         change.group_id = change.group_id or _text(response.get("groupId"), "group_id")
 
-    change.status = _status(change, own_roles)
+    if changes_rules and not change.error_code:
+        if not (change.group_id or change.group_name):
+            raise _Unparseable(f"{name} names no security group")
+        if not change.rules:
+            dropped = f" ({'; '.join(warnings)})" if warnings else ""
+            raise _Unparseable(f"{name} carries no rule that can be read{dropped}")
+    change.status = _status(change)
 
 
-def _fill_actor(change: ParsedChange, record: dict) -> None:
+def _fill_from_envelope(change: ParsedChange, envelope: dict, warnings: list[str]) -> None:
+    """EventBridge says which account and region the event happened in (``account``,
+    ``region``): they stand in for what the record lacks, and must agree with what it has."""
+    account = _text(envelope.get("account"), "aws_account_id")
+    region = _text(envelope.get("region"), "region")
+    if account and not change.aws_account_id:
+        change.aws_account_id = account
+    elif account and account != change.aws_account_id:
+        warnings.append(
+            f"recipientAccountId {change.aws_account_id} differs from the EventBridge "
+            f"account {account}"
+        )
+    if region and not change.region:
+        change.region = region
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+# userIdentity keys as CloudTrail spells them, by their lower-case spelling: some pipelines
+# (Panther, for one) lower-case them.
+_IDENTITY_KEYS = {
+    key.lower(): key
+    for key in (
+        "type",
+        "arn",
+        "accountId",
+        "principalId",
+        "invokedBy",
+        "userName",
+        "accessKeyId",
+        "sessionContext",
+        "sessionIssuer",
+        "sourceIdentity",
+        "attributes",
+        "mfaAuthenticated",
+        "creationDate",
+    )
+}
+
+
+def _camel(mapping: dict) -> dict:
+    """A lower-cased userIdentity with CloudTrail's spelling back (nested objects too)."""
+    return {
+        _IDENTITY_KEYS.get(key, key): _camel(value) if isinstance(value, dict) else value
+        for key, value in mapping.items()
+    }
+
+
+def _fill_actor(change: ParsedChange, record: dict, own_roles: frozenset) -> None:
     identity = _obj(record.get("userIdentity"))
+    if "accountid" in identity or "principalid" in identity:
+        identity = _camel(identity)
     change.actor_type = _text(identity.get("type"), "actor_type")
+    change.invoked_by = _text(identity.get("invokedBy"), "invoked_by")
     change.actor_arn = _text(
-        identity.get("arn") or identity.get("invokedBy") or identity.get("principalId"),
+        identity.get("arn") or change.invoked_by or identity.get("principalId"),
         "actor_arn",
     )
     change.actor_account_id = _text(identity.get("accountId"), "actor_account_id")
-    issuer = _obj(_obj(identity.get("sessionContext")).get("sessionIssuer"))
+    context = _obj(identity.get("sessionContext"))
+    issuer = _obj(context.get("sessionIssuer"))
     change.session_issuer_arn = _text(issuer.get("arn"), "session_issuer_arn")
     console = record.get("sessionCredentialFromConsole")
     change.via_console = console is True or (isinstance(console, str) and console == "true")
-    if not change.via_console and change.user_agent.startswith("console."):
-        change.via_console = change.user_agent.endswith(".amazonaws.com")
-
-
-def _status(change: ParsedChange, own_roles: frozenset[tuple[str, str]]) -> str:
+    if not change.via_console:
+        agent = change.user_agent
+        # Console calls before sessionCredentialFromConsole existed: console.ec2... / signin.
+        change.via_console = agent == "signin.amazonaws.com" or (
+            agent.startswith("console.") and agent.endswith(".amazonaws.com")
+        )
     if own_roles and (
         _role_key(change.session_issuer_arn) in own_roles
         or _role_key(change.actor_arn) in own_roles
     ):
-        return ChangeStatus.OURS
+        change.via_spoke_role = True
+        session = change.actor_arn.rsplit("/", 1)[-1] if "assumed-role/" in change.actor_arn else ""
+        match = _OWN_SESSION.fullmatch(session)
+        if match:
+            change.own_claim = {
+                "kind": "undo" if match.group(1) == "undo" else "revert",
+                "change_id": int(match.group(2)),
+                "session_name": session,
+                "source_identity": _text(context.get("sourceIdentity"))[:64],
+            }
+
+
+def _status(change: ParsedChange) -> str:
     if change.error_code:
         return ChangeStatus.INFORMATIONAL
+    if change.via_spoke_role:
+        # Made with sgportal's own revert role: reviewed unless the store proves it is one of
+        # our reverts (``own_claim`` matched against the revert attempts).
+        return ChangeStatus.PENDING
     if change.event_name in INFORMATIONAL_EVENTS:
         return ChangeStatus.INFORMATIONAL
     if change.event_name in RULE_EVENTS or change.event_name == MODIFY_RULES:
@@ -282,8 +400,10 @@ def _status(change: ParsedChange, own_roles: frozenset[tuple[str, str]]) -> str:
 # --- Authorize / Revoke ---------------------------------------------------------------
 
 
-def _permission_change(params: dict, response: dict, action: str, direction: str) -> list[Rule]:
-    permissions = _items(params.get("ipPermissions"))
+def _permission_change(
+    params: dict, response: dict, action: str, direction: str, warnings: list[str]
+) -> list[Rule]:
+    permissions = _items(params.get("ipPermissions"), "ipPermissions", warnings)
     if not permissions and (params.get("ipProtocol") is not None or params.get("cidrIp")):
         permissions = [_flat_permission(params)]
     if not permissions and params.get("sourceSecurityGroupName"):
@@ -291,25 +411,33 @@ def _permission_change(params: dict, response: dict, action: str, direction: str
     rules = [
         rule
         for permission in permissions
-        for rule in _permission_rules(permission, action=action, direction=direction)
+        for rule in _permission_rules(
+            permission, action=action, direction=direction, warnings=warnings
+        )
     ]
 
     if action == "added":
-        created = _items(response.get("securityGroupRuleSet"))
-        return _match_rule_ids(rules, created, action=action, direction=direction)
+        created = _items(response.get("securityGroupRuleSet"), "securityGroupRuleSet", warnings)
+        return _match_rule_ids(rules, created, action=action, direction=direction, warn=warnings)
 
-    revoked_ids = [
-        _text(item.get("securityGroupRuleId") if isinstance(item, dict) else item)
-        for item in _items(params.get("securityGroupRuleIds") or params.get("securityGroupRuleId"))
-    ]
-    revoked_ids = [rule_id for rule_id in revoked_ids if rule_id]
+    requested_ids = params.get("securityGroupRuleIds") or params.get("securityGroupRuleId")
+    revoked_ids = []
+    for item in _items(requested_ids, "securityGroupRuleIds", warnings):
+        rule_id = _text(item.get("securityGroupRuleId") if isinstance(item, dict) else item)
+        if rule_id:
+            revoked_ids.append(rule_id)
+        else:
+            warnings.append("dropped a securityGroupRuleIds item without a rule id")
     # AWS lists what it revoked (since 2024): carry ids over to the requested rules, and
     # take the full definition of rules revoked by id.
     rules = _match_rule_ids(
         rules,
-        _items(response.get("revokedSecurityGroupRuleSet")),
+        _items(
+            response.get("revokedSecurityGroupRuleSet"), "revokedSecurityGroupRuleSet", warnings
+        ),
         action=action,
         direction=direction,
+        warn=warnings,
     )
     known = {rule.rule_id for rule in rules}
     for rule_id in revoked_ids:
@@ -359,8 +487,17 @@ def _flat_permission(params: dict) -> dict:
     return permission
 
 
-def _permission_rules(permission: Any, *, action: str, direction: str) -> list[Rule]:
-    if not isinstance(permission, dict):
+def _permission_rules(
+    permission: Any, *, action: str, direction: str, warnings: list[str] | None = None
+) -> list[Rule]:
+    """The rules of one IpPermission (one per source); anything unreadable is dropped and,
+    when ``warnings`` is given, said there."""
+    drop = warnings.append if warnings is not None else (lambda _message: None)
+    if not isinstance(permission, dict) or not permission:
+        drop("dropped an ipPermissions item that is not a permission")
+        return []
+    if permission.get("ipProtocol") is None:
+        drop("dropped a permission without ipProtocol")
         return []
     protocol = _protocol(permission.get("ipProtocol"))
     from_port, to_port = _ports(protocol, permission.get("fromPort"), permission.get("toPort"))
@@ -372,22 +509,29 @@ def _permission_rules(permission: Any, *, action: str, direction: str) -> list[R
         "to_port": to_port,
     }
     rules: list[Rule] = []
+    dropped = 0
     for item in _items(permission.get("ipRanges")):
         if isinstance(item, dict) and _text(item.get("cidrIp")):
             rules.append(Rule(**base, cidr_ipv4=_text(item["cidrIp"]), description=_desc(item)))
+        else:
+            dropped += 1
     for item in _items(permission.get("ipv6Ranges")):
         if isinstance(item, dict) and _text(item.get("cidrIpv6")):
             rules.append(Rule(**base, cidr_ipv6=_text(item["cidrIpv6"]), description=_desc(item)))
+        else:
+            dropped += 1
     for item in _items(permission.get("prefixListIds")):
         if isinstance(item, dict) and _text(item.get("prefixListId")):
             rules.append(
                 Rule(**base, prefix_list_id=_text(item["prefixListId"]), description=_desc(item))
             )
+        else:
+            dropped += 1
     for item in _items(permission.get("groups")):
-        if not isinstance(item, dict):
-            continue
-        group_id, group_name = _text(item.get("groupId")), _text(item.get("groupName"))
+        group_id = _text(item.get("groupId")) if isinstance(item, dict) else ""
+        group_name = _text(item.get("groupName")) if isinstance(item, dict) else ""
         if not (group_id or group_name):
+            dropped += 1
             continue
         rules.append(
             Rule(
@@ -398,6 +542,10 @@ def _permission_rules(permission: Any, *, action: str, direction: str) -> list[R
                 extra={"referenced_group_name": group_name} if group_name else {},
             )
         )
+    if dropped:
+        drop(f"dropped {dropped} source(s) without an address, prefix list or group")
+    if not rules and not dropped:
+        drop("dropped a permission without any source")
     return rules
 
 
@@ -424,22 +572,30 @@ def _response_fields(item: dict, direction: str) -> dict[str, Any]:
     }
 
 
+_SOURCE_FIELDS = ("cidr_ipv4", "cidr_ipv6", "prefix_list_id", "referenced_group_id")
+
+
 def _match_rule_ids(
-    rules: list[Rule], response_items: list, *, action: str, direction: str
+    rules: list[Rule], response_items: list, *, action: str, direction: str, warn: list[str]
 ) -> list[Rule]:
     """Give each requested rule the SecurityGroupRuleId AWS reported for it.
 
     A response rule that matches no requested rule (e.g. the request was in a shape we do
-    not know) is added as is: the response is what AWS actually did.
+    not know) is added as is: the response is what AWS actually did. A response item that
+    does not say what it allows (no protocol, no source) is dropped, never guessed at.
     """
     if not response_items:
         return list(rules)
     result = list(rules)
     keys = [_rule_key(rule) for rule in result]
     for item in response_items:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or item.get("ipProtocol") is None:
+            warn.append("dropped a response rule without a protocol")
             continue
         reported = _response_fields(item, direction)
+        if not any(reported[name] for name in _SOURCE_FIELDS):
+            warn.append("dropped a response rule without a source")
+            continue
         key = _rule_key(reported)
         for index, rule in enumerate(result):
             if rule.rule_id is None and keys[index] == key:
@@ -483,57 +639,70 @@ def _first_group_id(response: dict) -> str:
 # --- ModifySecurityGroupRules ---------------------------------------------------------
 
 
-def _modify(params: dict) -> tuple[Any, list[Rule]]:
+def _modify(params: dict, warnings: list[str]) -> tuple[Any, list[Rule]]:
     request = _obj(params.get("ModifySecurityGroupRulesRequest")) or params
     group_id = _pick(request, "GroupId", "groupId")
     entries = _pick(request, "SecurityGroupRule", "SecurityGroupRules", "securityGroupRule")
     if isinstance(entries, dict) and "items" in entries:
-        entries = _items(entries)
+        entries = _items(entries, "SecurityGroupRule", warnings)
     elif not isinstance(entries, list):
         entries = [entries]
     rules = []
     for entry in entries:
         if not isinstance(entry, dict):
+            warnings.append("dropped a SecurityGroupRule entry that is not an object")
             continue
+        rule_id = _text(_pick(entry, "SecurityGroupRuleId", "securityGroupRuleId"))
         new = _obj(_pick(entry, "SecurityGroupRule", "securityGroupRule"))
+        if not rule_id or _pick(new, "IpProtocol", "ipProtocol") is None:
+            warnings.append("dropped a SecurityGroupRule entry without a rule id or protocol")
+            continue
         protocol = _protocol(_pick(new, "IpProtocol", "ipProtocol"))
         from_port, to_port = _ports(
             protocol, _pick(new, "FromPort", "fromPort"), _pick(new, "ToPort", "toPort")
         )
         tag = entry.get("tag")
-        rules.append(
-            Rule(
-                action="modified",
-                direction="",  # type: ignore[arg-type]  # the request does not say
-                protocol=protocol,
-                from_port=from_port,
-                to_port=to_port,
-                cidr_ipv4=_text(_pick(new, "CidrIpv4", "cidrIpv4")) or None,
-                cidr_ipv6=_text(_pick(new, "CidrIpv6", "cidrIpv6")) or None,
-                prefix_list_id=_text(_pick(new, "PrefixListId", "prefixListId")) or None,
-                referenced_group_id=_text(_pick(new, "ReferencedGroupId", "referencedGroupId"))
-                or None,
-                description=_text(_pick(new, "Description", "description")) or None,
-                rule_id=_text(_pick(entry, "SecurityGroupRuleId", "securityGroupRuleId")) or None,
-                extra={"tag": tag}
-                if isinstance(tag, int | str) and not isinstance(tag, bool)
-                else {},
-            )
+        rule = Rule(
+            action="modified",
+            direction="",  # type: ignore[arg-type]  # the request does not say
+            protocol=protocol,
+            from_port=from_port,
+            to_port=to_port,
+            cidr_ipv4=_text(_pick(new, "CidrIpv4", "cidrIpv4")) or None,
+            cidr_ipv6=_text(_pick(new, "CidrIpv6", "cidrIpv6")) or None,
+            prefix_list_id=_text(_pick(new, "PrefixListId", "prefixListId")) or None,
+            referenced_group_id=_text(_pick(new, "ReferencedGroupId", "referencedGroupId")) or None,
+            description=_text(_pick(new, "Description", "description")) or None,
+            rule_id=rule_id[:64],
+            extra={"tag": tag} if isinstance(tag, int | str) and not isinstance(tag, bool) else {},
         )
+        if not any(getattr(rule, name) for name in _SOURCE_FIELDS):
+            warnings.append(f"dropped the modify of {rule.rule_id}: its new rule has no source")
+            continue
+        rules.append(rule)
     return group_id, rules
 
 
 # --- small coercions -------------------------------------------------------------------
 
 
-def _items(value: Any) -> list:
-    """EC2's XML lists: ``{"items": [...]}``, ``{}`` when empty, sometimes a bare list."""
+def _items(value: Any, name: str = "", warnings: list[str] | None = None) -> list:
+    """EC2's XML lists: ``{"items": [...]}``, ``{}`` when empty, sometimes a bare list.
+    Empty objects in a list are no items; what is not a list at all is dropped (and said
+    in ``warnings`` when given)."""
     if isinstance(value, dict):
         value = value.get("items", [])
         if isinstance(value, dict):  # a single item collapsed to an object
-            return [value]
+            return [value] if value else []
     if isinstance(value, list):
-        return value
+        if all(value):  # the common case: no empty item
+            return value
+        items = [item for item in value if item]
+        if warnings is not None:
+            warnings.append(f"dropped {len(value) - len(items)} empty {name} item(s)")
+        return items
+    if value is not None and warnings is not None:
+        warnings.append(f"dropped {name}: {_kind(value)}, not a list")
     return []
 
 
@@ -609,12 +778,15 @@ def _event_time(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _event_id(record: Any) -> str:
+def _event_id(record: Any, envelope: dict | None = None) -> str:
     if isinstance(record, dict):
         event_id = record.get("eventID")
         if isinstance(event_id, str) and 0 < len(event_id) <= _MAX["event_id"]:
             return event_id
-    return _synthetic_id(json.dumps(record, sort_keys=True, default=repr))
+        envelope_id = envelope.get("id") if envelope else None
+        if not event_id and isinstance(envelope_id, str) and 0 < len(envelope_id) <= 48:
+            return f"eventbridge:{envelope_id}"
+    return _synthetic_id(json.dumps(envelope or record, sort_keys=True, default=repr))
 
 
 def _unreadable(key: str, text: str, error: str) -> ParsedChange:

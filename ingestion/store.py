@@ -8,7 +8,7 @@ with ``sgportal.events.changes_ingested`` after the transaction commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -16,7 +16,7 @@ import orjson
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from ingestion.models import SecurityGroupChange
+from ingestion.models import ChangeStatus, SecurityGroupChange
 from ingestion.parser import ParsedChange
 from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
@@ -28,6 +28,19 @@ _FIELDS = [
     if not f.primary_key and not f.has_db_default() and f.name != "status_txid"
 ]
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
+_STATUS = next(i for i, f in enumerate(_FIELDS) if f.name == "status")
+
+# A spoke-role call is ours only when it matches a revert attempt sgportal made. Remediation
+# knows its attempts and registers the check at start-up (ingestion never imports it): a
+# check takes the tenant id and the claims (see ``_claim``) and answers one bool per claim.
+OwnCallCheck = Callable[[int, list[dict]], list[bool]]
+own_call_checks: list[OwnCallCheck] = []
+
+
+def register_own_call_check(check: OwnCallCheck) -> None:
+    """Add a check that recognises sgportal's own reverts (idempotent)."""
+    if check not in own_call_checks:
+        own_call_checks.append(check)
 
 
 @dataclass
@@ -44,7 +57,8 @@ class StoreResult:
 
 
 def own_role_arns(tenant: Tenant | int) -> list[str]:
-    """The spoke (revert) role ARNs of the tenant's accounts: their calls are ours."""
+    """The spoke (revert) role ARNs of the tenant's accounts: their calls are ours when they
+    match a revert attempt, and reviewed at the highest severity otherwise."""
     accounts = AwsAccount.objects.for_tenant(tenant).exclude(spoke_role_arn="")
     return list(accounts.values_list("spoke_role_arn", flat=True))
 
@@ -58,6 +72,8 @@ class PreparedPage:
     rows: list[list]
     received: int  # changes handed in, duplicates within the page included
     unparseable: int
+    # (row index, claim) of spoke-role calls made in a session named like one of our reverts
+    claims: list[tuple[int, dict]] = field(default_factory=list)
 
 
 def account_pks(tenant: Tenant | int) -> dict[str, int]:
@@ -79,7 +95,39 @@ def prepare_page(
         rows=[_row(change, tenant_id, source, accounts, now) for change in unique.values()],
         received=len(changes),
         unparseable=sum(1 for c in unique.values() if c.parse_error),
+        claims=[
+            (index, _claim(change))
+            for index, change in enumerate(unique.values())
+            if change.own_claim and change.status == ChangeStatus.PENDING
+        ],
     )
+
+
+def _claim(change: ParsedChange) -> dict:
+    """What a check compares with its revert attempts: the session's claim and the call."""
+    return {
+        **(change.own_claim or {}),
+        "event_name": change.event_name,
+        "aws_account_id": change.aws_account_id,
+        "region": change.region,
+        "group_id": change.group_id,
+        "rules": [rule.to_json() for rule in change.rules],
+    }
+
+
+def _mark_own_calls(page: PreparedPage) -> None:
+    """Rows whose claim a registered check confirms become ``ours``; the rest stay pending
+    (reviewed, flagged as made with the spoke role)."""
+    if not page.claims:
+        return
+    claims = [claim for _index, claim in page.claims]
+    confirmed = [False] * len(claims)
+    for check in own_call_checks:
+        answers = check(page.tenant_id, claims)
+        confirmed = [a or bool(b) for a, b in zip(confirmed, answers, strict=True)]
+    for (index, _), ours in zip(page.claims, confirmed, strict=True):
+        if ours:
+            page.rows[index][_STATUS] = ChangeStatus.OURS
 
 
 def store_prepared(page: PreparedPage) -> StoreResult:
@@ -89,6 +137,7 @@ def store_prepared(page: PreparedPage) -> StoreResult:
         return result
     batch = len(page.rows) if connection.vendor == "postgresql" else _BATCH_ROWS
     with transaction.atomic():
+        _mark_own_calls(page)
         for start in range(0, len(page.rows), batch):
             result.new_ids.extend(_insert_ignoring_conflicts(page.rows[start : start + batch]))
         if result.new_ids:

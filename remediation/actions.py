@@ -64,10 +64,15 @@ def _actor_name(decision: Decision | None) -> str:
 
 
 def _source_identity(decision: Decision | None) -> str:
+    """The SourceIdentity the attempt's AWS sessions carry (stored on the attempt)."""
     if decision is None or decision.via == Via.POLICY:
-        return "system"
-    username = decision.user.get_username() if decision.user else None
-    return aws.source_identity_for(decision.actor_name, username)
+        return aws.SYSTEM_IDENTITY
+    if decision.user is None and not decision.actor_name:
+        return aws.SYSTEM_IDENTITY
+    if decision.user is not None:
+        user = decision.user
+        return aws.source_identity_for(decision.actor_name, user.get_username(), user.pk)
+    return aws.source_identity_for(decision.actor_name)
 
 
 def _audit(attempt: RevertAttempt, action: str, after: dict) -> None:
@@ -299,19 +304,27 @@ def execute_attempt(attempt: RevertAttempt) -> str | None:
 
 def _act(attempt: RevertAttempt, change: SecurityGroupChange, account) -> str | None:
     role, acct = account.spoke_role_arn, account.account_id
+    if not attempt.source_identity:  # an attempt from before it was stored: store what is sent
+        attempt.source_identity = _source_identity(attempt.decision)
+        RevertAttempt.objects.filter(pk=attempt.pk).update(source_identity=attempt.source_identity)
     try:
         session_kind = "undo" if attempt.kind == AttemptKind.UNDO else "change"
         ec2 = aws.ec2_client(
             change.tenant,
             account,
             change.region,
-            source_identity=attempt.source_identity or "system",
+            source_identity=attempt.source_identity,
             session_name=aws.session_name_for(change.pk, session_kind),
         )
         group_id = attempt.plan["group_id"]
         if attempt.before is None:
             attempt.before = executor.describe_group(ec2, group_id, role_arn=role, account_id=acct)
-            RevertAttempt.objects.filter(pk=attempt.pk).update(before=attempt.before)
+            # Revoke the rule ids the group holds now, never "whatever matches" on a later
+            # redelivery; stored with the snapshot, in one update, before any call.
+            attempt.plan = planner.resolve_rule_ids(attempt.plan, attempt.before)
+            RevertAttempt.objects.filter(pk=attempt.pk).update(
+                before=attempt.before, plan=attempt.plan
+            )
         calls = executor.run_calls(
             ec2, attempt.plan, dry_run=attempt.dry_run, role_arn=role, account_id=acct
         )

@@ -18,8 +18,10 @@ boto3 honours ``AWS_ENDPOINT_URL`` itself (a moto server in tests and the demo).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,9 +61,39 @@ def sanitize_identity(value: str, *, fallback: str = "system") -> str:
     return text
 
 
-def source_identity_for(actor_name: str, username: str | None = None) -> str:
-    """The reviewer's username when known (``bob <bob@x>`` is not an identity), else the name."""
-    return sanitize_identity(username or actor_name.split(" <", 1)[0])
+SYSTEM_IDENTITY = "system"  # policy (automatic) reverts
+# A username is sent as is only when AWS takes it verbatim and it cannot be mistaken for
+# another identity: Django usernames never hold "=" or ",", so every other form below
+# carries "=" and is told apart by what follows it (a user id, or "n" + a name's hash).
+_VERBATIM = re.compile(r"[\w+.@-]{2,64}", re.ASCII)
+_RESERVED = re.compile(r"system|sgportal.*", re.IGNORECASE)
+
+
+def _ascii_hint(text: str) -> str:
+    """A readable ASCII rendering (``zoë`` -> ``zoe``), never holding "=" or ","."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _ALLOWED.sub("-", folded.replace("=", "-").replace(",", "-")).strip("-")
+
+
+def source_identity_for(
+    actor_name: str, username: str | None = None, user_id: int | None = None
+) -> str:
+    """The SourceIdentity naming one person, unambiguously and stably.
+
+    The username as is when AWS accepts it verbatim and it is not reserved (``system``,
+    ``sgportal…``); otherwise an ASCII hint plus ``=<user id>`` (``zoe=17``); a decider
+    without a user account gets ``<hint>=n<hash of the name>``. Never ``system``.
+    """
+    if username and user_id is not None:
+        if _VERBATIM.fullmatch(username) and not _RESERVED.fullmatch(username):
+            return username
+        suffix = f"={user_id}"
+        hint = _ascii_hint(username)[: 64 - len(suffix)].strip("-") or "user"
+        return f"{hint}{suffix}"
+    name = username or actor_name.split(" <", 1)[0] or actor_name
+    suffix = "=n" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:16]
+    hint = _ascii_hint(name)[: 64 - len(suffix)].strip("-") or "user"
+    return f"{hint}{suffix}"
 
 
 def session_name_for(change_id: int, kind: str = "change") -> str:

@@ -11,8 +11,10 @@ A plan is JSON (stored on the RevertAttempt and shown in admin)::
 
 ``expect`` is what a describe after acting must show: ``absent`` (by rule id, or by
 definition when the record carried no id), ``present`` (a rule with that definition), or
-``matches`` (the rule id holds exactly that definition). One call per rule, so a rule
-already gone never makes EC2 reject its siblings.
+``matches`` (the rule id holds exactly that definition). Before acting, ``resolve_rule_ids``
+turns an ``absent`` by definition into the rule id the group then holds (or ``gone_before``
+when it holds none), so retries and redeliveries act only on the rules first planned.
+One call per rule, so a rule already gone never makes EC2 reject its siblings.
 """
 
 from __future__ import annotations
@@ -152,6 +154,35 @@ def plan_revert(change: SecurityGroupChange, prior: PriorLookup) -> dict:
         return _plan(group_id, calls, expect)
 
     return not_revertible(f"{name} is not a security-group change sgportal can revert", group_id)
+
+
+def resolve_rule_ids(plan: dict, snapshot: list[dict]) -> dict:
+    """The plan with every revoke by permission turned into a revoke of the rule id the
+    snapshot (the group before acting) holds for that definition.
+
+    Done once, with the first snapshot, and stored: a redelivered task then acts only on
+    the rules this attempt planned, never on an identical rule someone added since (it has
+    a new id). A rule the snapshot does not hold was already gone: no call, and it is
+    recorded as ``gone_before`` (nothing to confirm, nothing to undo).
+    """
+    if not plan.get("revertible") or len(plan["calls"]) != len(plan["expect"]):
+        return plan
+    ids = {rulesets.match_key(item["definition"]): item["rule_id"] for item in snapshot or []}
+    calls: list[dict] = []
+    expect: list[dict] = []
+    for planned, item in zip(plan["calls"], plan["expect"], strict=True):
+        if item["state"] != "absent" or item.get("rule_id"):
+            calls.append(planned)
+            expect.append(item)
+            continue
+        definition = item["definition"]
+        rule_id = ids.get(rulesets.match_key(definition))
+        if rule_id is None:
+            expect.append({**item, "state": "gone_before"})
+            continue
+        calls.append(_revoke(plan["group_id"], definition["direction"], definition, rule_id))
+        expect.append({**item, "rule_id": rule_id})
+    return {**plan, "calls": calls, "expect": expect}
 
 
 def _by_id(snapshot: list[dict]) -> dict[str, dict]:

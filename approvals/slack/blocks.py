@@ -64,7 +64,8 @@ def _rules_text(change: SecurityGroupChange) -> str:
     rules = describe.rules_of(change)
     if not rules:
         return "_No rule details in this event._"
-    lines = [f"• `{_escape(describe.rule_in_words(rule))}`" for rule in rules[:MAX_RULES]]
+    words = describe.rules_in_words(change, limit=MAX_RULES)
+    lines = [f"• `{_escape(text)}`" for text in words]
     if len(rules) > MAX_RULES:
         lines.append(f"…and {len(rules) - MAX_RULES} more (see the web page)")
     return "\n".join(lines)[:2900]
@@ -126,6 +127,9 @@ def build_blocks(message: SlackMessage) -> list[dict]:
     ]
     decisions = list(change.decisions.order_by("decided_at"))
     if change.status == ChangeStatus.PENDING and not decisions:
+        reverts = describe.deny_reverts(change)
+        deny_label = "Deny (revert)" if reverts else "Deny"
+        confirm_label = "Deny and revert" if reverts else "Deny"
         blocks.append(
             {
                 "type": "actions",
@@ -141,16 +145,16 @@ def build_blocks(message: SlackMessage) -> list[dict]:
                     {
                         "type": "button",
                         "action_id": DENY_ACTION,
-                        "text": {"type": "plain_text", "text": "Deny (revert)"},
+                        "text": {"type": "plain_text", "text": deny_label},
                         "style": "danger",
                         "value": message.action_token,
                         "confirm": {
-                            "title": {"type": "plain_text", "text": "Revert this change?"},
+                            "title": {"type": "plain_text", "text": "Deny this change?"},
                             "text": {
                                 "type": "mrkdwn",
-                                "text": "The rules will be removed from the security group.",
+                                "text": _escape(describe.deny_effect(change)),
                             },
-                            "confirm": {"type": "plain_text", "text": "Deny and revert"},
+                            "confirm": {"type": "plain_text", "text": confirm_label},
                             "deny": {"type": "plain_text", "text": "Cancel"},
                         },
                     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import botocore.session
@@ -13,6 +14,34 @@ from ingestion.lake import LakeClient
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cloudtrail"
 OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    """The project's ``../shared`` folder: ``$SGPORTAL_SHARED_DIR``, else the nearest
+    ``shared`` beside the repository or one of its parents (a clone in /work/<name> and a
+    worktree in /work/wt/<name> both find /work/shared)."""
+    if os.environ.get("SGPORTAL_SHARED_DIR"):
+        return Path(os.environ["SGPORTAL_SHARED_DIR"])
+    for parent in REPO.parents:
+        if (parent / "shared" / "fixtures").is_dir():
+            return parent / "shared"
+    raise FileNotFoundError(
+        f"no shared/fixtures beside {REPO} or its parents; set SGPORTAL_SHARED_DIR"
+    )
+
+
+def realworld_files() -> list[Path]:
+    """The AWS-written records in ../shared/fixtures/cloudtrail/realworld (read, not copied)."""
+    return sorted((shared_dir() / "fixtures" / "cloudtrail" / "realworld").glob("*.json"))
+
+
+def realworld(number: int) -> dict:
+    """Real-world record NN as a dict."""
+    path = next(p for p in realworld_files() if p.name.startswith(f"{number:02d}_"))
+    return json.loads(path.read_text())
+
 
 QID = "9a8b7c6d-5e4f-4a3b-8c2d-000000000001"
 RECORD_FILES = sorted(p.name for p in FIXTURES.glob("0*.json"))

@@ -118,3 +118,21 @@ def test_without_a_range_it_polls_once_and_moves_the_watermark(lake_tenant, monk
     assert LakeCursor.objects.get(tenant=lake_tenant).watermark == datetime(
         2026, 9, 14, 11, 0, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "TIMED_OUT"])
+def test_a_failed_live_poll_makes_the_command_fail(lake_tenant, monkeypatch, status):
+    # Issue 10, item 5: cron must see it (manage.py exits 1 on CommandError), like a backfill.
+    lake, stubber, _ = stubbed_lake()
+    expect_query(stubber, [], statuses=(status,))
+    monkeypatch.setattr(poller, "lake_client_for", lambda tenant, **kw: lake)
+    out = StringIO()
+    with (
+        stubber,
+        time_machine.travel(NOW, tick=False),
+        pytest.raises(CommandError, match="1 poll\\(s\\) did not succeed: acme"),
+    ):
+        call_command("poll_lake", "--tenant", "acme", stdout=out, stderr=StringIO())
+    assert out.getvalue().startswith("acme: ")
+    assert PollRun.objects.get(tenant=lake_tenant).status != PollStatus.SUCCEEDED
+    assert not LakeCursor.objects.filter(tenant=lake_tenant).exclude(watermark=None).exists()

@@ -128,9 +128,14 @@ def test_it_parses_egress_by_root():
     assert change.rules[1].cidr_ipv6 == "2001:db8:1234::/48"
 
 
-def test_it_marks_our_spoke_roles_revoke_by_rule_id_as_ours():
-    change = parse_record(record(4), own_role_arns=[SPOKE])
-    assert change.status == ChangeStatus.OURS
+def test_it_sends_a_spoke_role_call_outside_our_revert_sessions_to_review():
+    # Finding 9.5: anyone who can assume the spoke role must not escape review.
+    rec = record(4)
+    rec["userIdentity"]["arn"] = "arn:aws:sts::111111111111:assumed-role/SgGuardSpoke/alice-manual"
+    change = parse_record(rec, own_role_arns=[SPOKE])
+    assert change.status == ChangeStatus.PENDING
+    assert change.via_spoke_role is True
+    assert change.own_claim is None
     assert change.session_issuer_arn == SPOKE
     assert rules(change) == [
         {
@@ -146,17 +151,36 @@ def test_it_marks_our_spoke_roles_revoke_by_rule_id_as_ours():
     ]
 
 
+def test_it_claims_a_spoke_role_call_in_a_revert_session_for_the_store_to_check():
+    rec = record(4)
+    rec["userIdentity"]["arn"] = (
+        "arn:aws:sts::111111111111:assumed-role/SgGuardSpoke/sgportal-change-42"
+    )
+    rec["userIdentity"]["sessionContext"]["sourceIdentity"] = "bob"
+    change = parse_record(rec, own_role_arns=[SPOKE])
+    # Not ours by itself: only a matching revert attempt makes it so (tests/ingestion/test_store).
+    assert change.status == ChangeStatus.PENDING
+    assert change.via_spoke_role is True
+    assert change.own_claim == {
+        "kind": "revert",
+        "change_id": 42,
+        "session_name": "sgportal-change-42",
+        "source_identity": "bob",
+    }
+
+
 def test_it_leaves_a_revoke_by_rule_id_pending_when_the_role_is_not_ours():
     other = "arn:aws:iam::222222222222:role/SgGuardSpoke"  # same name, other account
-    assert parse_record(record(4), own_role_arns=[other]).status == ChangeStatus.PENDING
-    assert parse_record(record(4)).status == ChangeStatus.PENDING
+    change = parse_record(record(4), own_role_arns=[other])
+    assert (change.status, change.via_spoke_role) == (ChangeStatus.PENDING, False)
+    assert parse_record(record(4)).via_spoke_role is False
 
 
 def test_it_recognises_our_role_by_the_assumed_role_arn_and_a_role_path():
     rec = record(4)
     del rec["userIdentity"]["sessionContext"]
     own = ["arn:aws:iam::111111111111:role/sgportal/SgGuardSpoke"]
-    assert parse_record(rec, own_role_arns=own).status == ChangeStatus.OURS
+    assert parse_record(rec, own_role_arns=own).via_spoke_role is True
 
 
 def test_it_keeps_unresolved_rule_ids_when_the_revoked_set_is_missing():
@@ -509,10 +533,97 @@ def test_every_source_shape_of_a_record_parses_the_same():
         ChangeStatus.PENDING,
         ChangeStatus.PENDING,
         ChangeStatus.PENDING,
-        ChangeStatus.OURS,
+        ChangeStatus.PENDING,  # the spoke role outside a revert session: reviewed
         ChangeStatus.PENDING,
         ChangeStatus.PENDING,
         ChangeStatus.INFORMATIONAL,
         ChangeStatus.INFORMATIONAL,
         ChangeStatus.INFORMATIONAL,
     ]
+
+
+# --- damaged records (issue 10, item 1): never invent a rule ---------------------------
+
+
+@pytest.mark.parametrize("params", [None, "groupId=sg-1&ipPermissions=...", ["x"], 7])
+def test_it_refuses_request_parameters_that_are_not_an_object(params):
+    rec = record(1)
+    rec["requestParameters"] = params
+    change = parse_record(rec)
+    assert change.status == ChangeStatus.UNPARSEABLE
+    assert "requestParameters is" in change.parse_error
+    assert change.rules == []
+
+
+def test_it_refuses_response_elements_that_are_not_an_object():
+    rec = record(1)
+    rec["responseElements"] = "garbled"
+    change = parse_record(rec)
+    assert change.status == ChangeStatus.UNPARSEABLE
+    assert "responseElements is a str" in change.parse_error
+
+
+def test_it_makes_an_authorize_without_readable_rules_unparseable():
+    rec = record(1)
+    rec["requestParameters"]["ipPermissions"] = {"items": {}}
+    rec["responseElements"]["securityGroupRuleSet"] = {"items": [{}]}
+    change = parse_record(rec)
+    assert change.status == ChangeStatus.UNPARSEABLE
+    assert "carries no rule that can be read" in change.parse_error
+    assert change.rules == []
+
+
+def test_it_makes_a_rule_change_without_a_group_unparseable():
+    rec = record(1)
+    del rec["requestParameters"]["groupId"]
+    for item in rec["responseElements"]["securityGroupRuleSet"]["items"]:
+        del item["groupId"]
+    change = parse_record(rec)
+    assert (change.status, change.parse_error) == (
+        ChangeStatus.UNPARSEABLE,
+        "AuthorizeSecurityGroupIngress names no security group",
+    )
+
+
+def test_it_keeps_the_real_rules_and_says_what_it_dropped():
+    rec = record(1)  # three real rules with ids
+    rec["responseElements"]["securityGroupRuleSet"]["items"] += [{}, {"ipProtocol": "tcp"}]
+    rec["requestParameters"]["ipPermissions"]["items"].append({"ipRanges": {"items": [{}]}})
+    change = parse_record(rec)
+    assert change.status == ChangeStatus.PENDING
+    assert [r.rule_id for r in change.rules] == [
+        "sgr-0f1e2d3c4b5a69788",
+        "sgr-01234abcd5678ef90",
+        "sgr-0abcdef1234567890",
+    ]
+    assert all(r.protocol == "tcp" and r.source != "?" for r in change.rules)
+    assert "dropped 1 empty securityGroupRuleSet item(s)" in change.parse_warnings
+    assert "dropped a response rule without a source" in change.parse_warnings
+    assert "dropped a permission without ipProtocol" in change.parse_warnings
+
+
+def test_it_never_turns_an_empty_response_item_into_an_all_traffic_rule():
+    rec = record(1)
+    rec["responseElements"]["securityGroupRuleSet"]["items"].append({"securityGroupRuleId": "x"})
+    change = parse_record(rec)
+    assert len(change.rules) == 3
+    assert not [r for r in change.rules if r.protocol == "-1"]
+
+
+def test_it_drops_a_modify_entry_without_a_rule_id_or_source():
+    rec = record(6)
+    request = rec["requestParameters"]["ModifySecurityGroupRulesRequest"]
+    request["SecurityGroupRule"] = [request["SecurityGroupRule"], {"tag": 2}, "junk"]
+    change = parse_record(rec)
+    assert change.status == ChangeStatus.PENDING
+    assert len(change.rules) == 1
+    assert "without a rule id or protocol" in change.parse_warnings
+    request["SecurityGroupRule"] = [{"tag": 2}]
+    assert parse_record(rec).status == ChangeStatus.UNPARSEABLE
+
+
+def test_a_failed_call_with_odd_parameters_stays_informational():
+    rec = record(7)
+    rec["requestParameters"] = None
+    change = parse_record(rec)
+    assert (change.status, change.parse_error) == (ChangeStatus.INFORMATIONAL, "")

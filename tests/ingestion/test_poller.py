@@ -70,13 +70,15 @@ def test_it_polls_the_fixture_pages_into_changes_and_advances_the_watermark(
         record(1)["eventID"]: ChangeStatus.PENDING,
         record(2)["eventID"]: ChangeStatus.PENDING,
         record(3)["eventID"]: ChangeStatus.PENDING,
-        record(4)["eventID"]: ChangeStatus.OURS,
+        # The spoke role, but in a session no revert attempt of sgportal's made: reviewed.
+        record(4)["eventID"]: ChangeStatus.PENDING,
         record(5)["eventID"]: ChangeStatus.PENDING,
         record(6)["eventID"]: ChangeStatus.PENDING,
         record(7)["eventID"]: ChangeStatus.INFORMATIONAL,
         record(8)["eventID"]: ChangeStatus.INFORMATIONAL,
         record(9)["eventID"]: ChangeStatus.INFORMATIONAL,
     }
+    assert Change.objects.get(event_id=record(4)["eventID"]).via_spoke_role is True
     first = Change.objects.get(event_id=record(1)["eventID"])
     assert first.tenant == lake_tenant
     assert first.source == "lake"

@@ -126,3 +126,21 @@ def test_a_failing_receiver_neither_stops_ingestion_nor_the_other_receivers(
     assert later == [result.new_ids]
     assert "approvals is down" in caplog.text
     assert Change.objects.count() == 1
+
+
+def test_a_damaged_record_is_stored_unparseable_counted_and_never_pending(tenant, ingested):
+    # Issue 10, item 1: the reason is kept, the page counts it, the policy never sees it.
+    damaged = with_event_id(record(1), "damaged-1")
+    damaged["requestParameters"] = None
+    junk = with_event_id(record(1), "junk-1")
+    junk["responseElements"]["securityGroupRuleSet"]["items"].append({})
+    result = store_changes(tenant, [parse_record(damaged), parse_record(junk)], source=Source.LAKE)
+    assert (result.new, result.unparseable) == (2, 1)
+    stored = Change.objects.get(event_id="damaged-1")
+    assert stored.status == ChangeStatus.UNPARSEABLE
+    assert stored.parse_error == "requestParameters is null, not an object"
+    assert stored.rules == []
+    kept = Change.objects.get(event_id="junk-1")
+    assert kept.status == ChangeStatus.PENDING
+    assert len(kept.rules) == 3
+    assert kept.parse_warnings == "dropped 1 empty securityGroupRuleSet item(s)"

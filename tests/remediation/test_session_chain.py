@@ -50,9 +50,35 @@ def test_it_sanitises_source_identities(value, expected):
     assert aws.sanitize_identity(value) == expected
 
 
-def test_it_names_the_reviewer_rather_than_their_email():
-    assert aws.source_identity_for("bob <bob@example.com>", None) == "bob"
-    assert aws.source_identity_for("Bob", "bob@example.com") == "bob@example.com"
+def test_it_names_the_reviewer_by_username():
+    assert aws.source_identity_for("Bob <bob@example.com>", "bob", 7) == "bob"
+    assert aws.source_identity_for("Bob", "bob@example.com", 7) == "bob@example.com"
+
+
+@pytest.mark.parametrize(
+    ("username", "user_id", "expected"),
+    [
+        ("zoë", 17, "zoe=17"),
+        ("zoé", 18, "zoe=18"),
+        ("张伟", 19, "user=19"),
+        ("system", 20, "system=20"),  # never the policy's identity
+        ("sgportal-inventory", 21, "sgportal-inventory=21"),
+        ("a" * 70, 22, "a" * 61 + "=22"),
+        ("x", 23, "x=23"),
+    ],
+)
+def test_a_username_aws_cannot_take_verbatim_gets_a_stable_per_user_form(
+    username, user_id, expected
+):
+    # Issue 10, item 9: one person, unambiguously; never "system", never shared.
+    assert aws.source_identity_for(username, username, user_id) == expected
+
+
+def test_a_decider_without_an_account_is_named_by_a_hash_of_the_name():
+    one = aws.source_identity_for("Zoë <z@example.com>")
+    assert one.startswith("Zoe=n") and len(one) <= 64
+    assert one == aws.source_identity_for("Zoë <z@example.com>")
+    assert one != aws.source_identity_for("Zoé <z@example.com>")
 
 
 def test_it_assumes_hub_then_spoke_with_external_ids_and_source_identity(
@@ -74,6 +100,31 @@ def test_it_assumes_hub_then_spoke_with_external_ids_and_source_identity(
     ]
     assert assume_calls[1]["RoleSessionName"] == f"sgportal-change-{change.pk}"
     assert all(len(c["RoleSessionName"]) <= 64 for c in assume_calls)
+
+
+def test_reviewers_without_ascii_names_revert_as_themselves_not_as_system(
+    aws_env, tenant, account, assume_calls
+):
+    from remediation.models import RevertAttempt
+    from sgportal.tenancy import Role
+    from tests.factories import MembershipFactory, UserFactory
+
+    ec2 = member_ec2(account)
+    group = make_group(ec2)
+    sent = []
+    for name, port in (("zoë", 22), ("zoé", 3389)):
+        user = UserFactory(username=name)
+        MembershipFactory(user=user, tenant=tenant, role=Role.APPROVER)
+        _rule, change = authorized_ingress(ec2, group, account, port)
+        assert tasks.revert_change.apply(args=[change.pk, deny(change, user).pk]).get() == (
+            "reverted"
+        )
+        attempt = RevertAttempt.objects.get(change=change)
+        assert attempt.source_identity == f"zoe={user.pk}"
+        sent.append(assume_calls[-1]["SourceIdentity"])
+        assert sent[-1] == attempt.source_identity  # stored exactly what was sent
+    assert len(set(sent)) == 2
+    assert aws.SYSTEM_IDENTITY not in sent
 
 
 def test_it_reuses_sessions_until_shortly_before_they_expire(

@@ -16,8 +16,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
+from ingestion.models import PollStatus
 from ingestion.poller import backfill, poll_tenant_locked
 from sgportal.models import Tenant
+
+# A live poll that ended like this failed (skipped = another poll holds the lock: not a failure).
+FAILED_OUTCOMES = {PollStatus.FAILED, PollStatus.CANCELLED, PollStatus.TIMED_OUT}
 
 
 def parse_moment(value: str, option: str) -> datetime:
@@ -59,9 +63,17 @@ class Command(BaseCommand):
             raise CommandError("--chunk-hours must be at least 1.")
         tenants = self._tenants(options["tenant"], backfill=since is not None)
         if since is None:
+            failed_slugs = []
             for tenant in tenants:
                 outcome = poll_tenant_locked(tenant.pk)
                 self.stdout.write(f"{tenant.slug}: {outcome}")
+                if outcome in FAILED_OUTCOMES:
+                    failed_slugs.append(tenant.slug)
+            if failed_slugs:  # non-zero exit, so cron sees it (as for a backfill)
+                raise CommandError(
+                    f"{len(failed_slugs)} poll(s) did not succeed: {', '.join(failed_slugs)}; "
+                    "see Poll runs in admin."
+                )
             return
         until = until or timezone.now() - timedelta(seconds=settings.SGPORTAL_POLL_SAFETY_LAG_S)
         if since >= until:
