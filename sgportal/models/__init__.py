@@ -1,9 +1,10 @@
-"""sgportal models: tenancy, audit log, API tokens."""
+"""sgportal models: tenancy, audit log, API tokens, SSO group mappings."""
 
 from sgportal.models.audit import AuditAction, AuditChainHead, AuditEntry
 from sgportal.models.tenancy import (
     AwsAccount,
     Membership,
+    MembershipSource,
     Policy,
     RoleCheck,
     RoleCheckStatus,
@@ -11,6 +12,7 @@ from sgportal.models.tenancy import (
     SlackStatus,
     Tenant,
 )
+from sgportal.models.sso import IdpGroupMapping
 from sgportal.models.tokens import ApiToken
 
 __all__ = [
@@ -19,7 +21,9 @@ __all__ = [
     "AuditChainHead",
     "AuditEntry",
     "AwsAccount",
+    "IdpGroupMapping",
     "Membership",
+    "MembershipSource",
     "Policy",
     "RoleCheck",
     "RoleCheckStatus",
