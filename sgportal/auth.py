@@ -43,7 +43,7 @@ MAIL_FAILED = (
     "Nothing was sent; ask your sgportal administrator."
 )
 UNVERIFIED_PRIMARY = "Only a verified address can be your primary address. Verify it first."
-PASSWORD_LOGIN_OFF = "Password sign-in is turned off here: sign in with single sign-on."
+PASSWORD_LOGIN_OFF = "Password sign-in is turned off here: sign in with single sign-on."  # noqa: S105
 # allauth's password pages, closed while password sign-in is off (the login page stays: it
 # carries the single sign-on buttons; only its password form is refused).
 PASSWORD_VIEWS = {

@@ -1,6 +1,7 @@
 """sgportal models: tenancy, audit log, API tokens, SSO group mappings."""
 
 from sgportal.models.audit import AuditAction, AuditChainHead, AuditEntry
+from sgportal.models.sso import IdpGroupMapping
 from sgportal.models.tenancy import (
     AwsAccount,
     Membership,
@@ -12,7 +13,6 @@ from sgportal.models.tenancy import (
     SlackStatus,
     Tenant,
 )
-from sgportal.models.sso import IdpGroupMapping
 from sgportal.models.tokens import ApiToken
 
 __all__ = [
