@@ -23,10 +23,17 @@ SAML_GROUP_ATTRIBUTES = (
     "memberOf",
 )
 SAML_ATTRIBUTE_MAPPING = {
-    "uid": ["urn:oasis:names:tc:SAML:attribute:subject-id", "uid"],
+    "uid": [
+        "urn:oasis:names:tc:SAML:attribute:subject-id",
+        "urn:oid:0.9.2342.19200300.100.1.1",
+        "urn:mace:dir:attribute-def:uid",
+        "uid",
+    ],
     "email": [
         "urn:oid:0.9.2342.19200300.100.1.3",
         "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "urn:mace:dir:attribute-def:mail",
+        "urn:mace:dir:attribute-def:email",
         "email",
         "mail",
     ],
@@ -34,9 +41,10 @@ SAML_ATTRIBUTE_MAPPING = {
     "first_name": [
         "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
         "urn:oid:2.5.4.42",
+        "urn:mace:dir:attribute-def:givenName",
         "givenName",
     ],
-    "last_name": ["urn:oid:2.5.4.4", "sn", "surname"],
+    "last_name": ["urn:oid:2.5.4.4", "urn:mace:dir:attribute-def:sn", "sn", "surname"],
     "username": ["preferred_username", "http://schemas.auth0.com/nickname"],
 }
 

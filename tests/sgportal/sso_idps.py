@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
-import ssl
 import datetime as dt
+import ipaddress
 import json
+import re
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -249,7 +250,7 @@ class SamlIdp:
     def add_user(self, user_id: str, **attributes) -> None:
         self.users[user_id] = {k: v if isinstance(v, list) else [v] for k, v in attributes.items()}
 
-    def _config(self, sp_metadata: str | None):
+    def _config(self, sp_metadata: list[str] | None):
         from saml2 import BINDING_HTTP_REDIRECT
         from saml2.config import IdPConfig
         from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_PERSISTENT
@@ -274,7 +275,7 @@ class SamlIdp:
             "key_file": str(self.key),
             "cert_file": str(self.cert),
             "xmlsec_binary": "/usr/bin/xmlsec1",
-            "metadata": {"inline": [sp_metadata]} if sp_metadata else {},
+            "metadata": {"inline": sp_metadata} if sp_metadata else {},
             "allow_unknown_attributes": True,
         }
         config = IdPConfig()
@@ -291,15 +292,22 @@ class SamlIdp:
         path.write_text(self.metadata_xml())
         return path
 
-    def trust_sp(self, sp_metadata: str) -> None:
+    def trust_sp(self, sp_metadata: str, *, also_as: str | None = None) -> None:
+        """Know sgportal as a service provider (its metadata); ``also_as``: and a second SP
+        with that entityID (same endpoints), to issue assertions for another audience."""
         from saml2.server import Server
 
-        self.server = Server(config=self._config(sp_metadata))
+        documents = [sp_metadata]
+        if also_as:
+            entity = re.search(r'entityID="([^"]+)"', sp_metadata).group(1)
+            documents.append(sp_metadata.replace(entity, also_as))
+        self.server = Server(config=self._config(documents))
 
     def respond(self, saml_request: str, user_id: str, *, audience: str | None = None) -> str:
         """The base64 SAMLResponse (response and assertion signed) for an AuthnRequest."""
         from saml2 import BINDING_HTTP_REDIRECT
-        from saml2.saml import AUTHN_PASSWORD, NameID, NAMEID_FORMAT_PERSISTENT
+        from saml2.saml import AUTHN_PASSWORD, NAMEID_FORMAT_PERSISTENT, NameID
+        from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
         request = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
         args = self.server.response_args(request.message)
@@ -312,16 +320,29 @@ class SamlIdp:
             authn={"class_ref": AUTHN_PASSWORD},
             sign_response=True,
             sign_assertion=True,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
             **args,
         )
         return base64.b64encode(str(response).encode()).decode()
+
+
+# python3-saml refuses single-label hosts (``testserver``) in the SP's URLs.
+SAML_HOST = "portal.acme.test"
+
+
+def browser():
+    """A test browser on sgportal's SAML-friendly host name (add it to ALLOWED_HOSTS)."""
+    from django.test import Client
+
+    return Client(HTTP_HOST=SAML_HOST)
 
 
 def saml_app_settings(idp: SamlIdp, *, emails_verified: bool = False) -> dict:
     from sgportal.sso_config import saml_app
 
     app = saml_app(
-        site_url="http://testserver",
+        site_url=f"http://{SAML_HOST}",
         entity_id=idp.entity_id,
         metadata_file=str(idp.metadata_file()),
         name="Acme SAML",
@@ -351,6 +372,7 @@ __all__ = [
     "OidcProvider",
     "SamlIdp",
     "oidc_sign_in",
+    "browser",
     "saml_app_settings",
     "saml_post",
     "saml_start",
