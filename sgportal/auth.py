@@ -62,9 +62,9 @@ def password_login_enabled() -> bool:
     return bool(getattr(settings, "SGPORTAL_PASSWORD_LOGIN", True))
 
 
-def sso_providers_configured() -> bool:
-    """Whether an OpenID Connect or SAML provider is configured."""
-    return bool(getattr(settings, "SOCIALACCOUNT_PROVIDERS", {}))
+def sign_in_context(request) -> dict:
+    """Template context: whether the sign-in page offers a password form."""
+    return {"sgportal_password_login": password_login_enabled()}
 
 
 def users_with_verified_email(email: str) -> QuerySet:

@@ -175,6 +175,7 @@ SGPORTAL_PASSWORD_LOGIN = env_bool(
     "SGPORTAL_PASSWORD_LOGIN",
     env_bool("SGPORTAL_DEMO", False) or DEBUG or not SOCIALACCOUNT_PROVIDERS,
 )
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("sgportal.auth.sign_in_context")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
