@@ -131,11 +131,13 @@ SITE_ID = 1
 INSTALLED_APPS += ["allauth.socialaccount.providers.saml"]
 SOCIALACCOUNT_PROVIDERS: dict = {}
 SSO_OIDC_ISSUER = env_str("SSO_OIDC_ISSUER") or None
+_oidc_client = env_str("SSO_OIDC_CLIENT_ID") or None
+_oidc_secret = env_str("SSO_OIDC_CLIENT_SECRET") or None
+_oidc_name = env_str("SSO_OIDC_NAME") or "Single sign-on"
+_oidc_scopes = env_list("SSO_OIDC_SCOPES", ["openid", "profile", "email"])
 if SSO_OIDC_ISSUER:
     from sgportal.sso_config import oidc_app
 
-    _oidc_client = env_str("SSO_OIDC_CLIENT_ID")
-    _oidc_secret = env_str("SSO_OIDC_CLIENT_SECRET")
     if not (_oidc_client and _oidc_secret):
         raise ImproperlyConfigured("SSO_OIDC_ISSUER needs SSO_OIDC_CLIENT_ID and _SECRET.")
     SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
@@ -144,13 +146,16 @@ if SSO_OIDC_ISSUER:
                 issuer=SSO_OIDC_ISSUER,
                 client_id=_oidc_client,
                 secret=_oidc_secret,
-                name=env_str("SSO_OIDC_NAME", "Single sign-on"),
-                scopes=env_list("SSO_OIDC_SCOPES", ["openid", "profile", "email"]),
+                name=_oidc_name,
+                scopes=_oidc_scopes,
             )
         ]
     }
 _saml_metadata_url = env_str("SSO_SAML_IDP_METADATA_URL") or None
 _saml_metadata_file = env_str("SSO_SAML_IDP_METADATA_FILE") or None
+_saml_entity_id = env_str("SSO_SAML_ENTITY_ID") or None
+_saml_name = env_str("SSO_SAML_NAME") or "SAML single sign-on"
+_saml_emails_verified = env_bool("SSO_SAML_EMAILS_VERIFIED", False)
 if _saml_metadata_url or _saml_metadata_file:
     from sgportal.sso_config import saml_app
 
@@ -158,11 +163,11 @@ if _saml_metadata_url or _saml_metadata_file:
         "APPS": [
             saml_app(
                 site_url=SITE_URL,
-                entity_id=env_str("SSO_SAML_ENTITY_ID") or None,
+                entity_id=_saml_entity_id,
                 metadata_url=_saml_metadata_url,
                 metadata_file=_saml_metadata_file,
-                name=env_str("SSO_SAML_NAME", "SAML single sign-on"),
-                emails_verified=env_bool("SSO_SAML_EMAILS_VERIFIED", False),
+                name=_saml_name,
+                emails_verified=_saml_emails_verified,
             )
         ]
     }

@@ -36,7 +36,12 @@ class OidcProvider:
     """pyop's Provider behind a loopback HTTP server."""
 
     def __init__(
-        self, directory: Path, *, client_id: str = "sgportal", secret: str = "s3cret-client"
+        self,
+        directory: Path,
+        *,
+        client_id: str = "sgportal",
+        secret: str = "s3cret-client",
+        callback: str = CALLBACK,
     ):
         from Cryptodome.PublicKey import RSA
         from jwkest.jwk import RSAKey
@@ -75,7 +80,7 @@ class OidcProvider:
         }
         client = {
             "client_secret": secret,
-            "redirect_uris": [CALLBACK],
+            "redirect_uris": [callback],
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_post",
         }
