@@ -166,6 +166,8 @@ class PasswordLoginGateMiddleware:
         name = match.view_name if match else ""
         login_url = reverse("account_login")
         if name == "admin:login":
+            if request.method == "GET" and request.user.is_authenticated:
+                return None  # the admin's own "not authorized" page (no loop via SSO)
             target = request.GET.get("next") or reverse("admin:index")
             if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
                 target = reverse("admin:index")

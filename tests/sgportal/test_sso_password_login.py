@@ -51,6 +51,14 @@ def test_the_admin_door_sends_to_single_sign_on(client, sso_only, admin_user):
     )
 
 
+def test_a_signed_in_non_staff_person_is_not_bounced_between_the_doors(client, sso_only, viewer):
+    client.force_login(viewer)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 200
+    assert len(response.redirect_chain) == 1  # /admin/ -> the admin's own login page
+    assert b"not authorized" in response.content
+
+
 def test_no_backend_accepts_a_password_and_reset_is_closed(rf, client, sso_only, approver):
     assert authenticate(rf.post("/"), username="bob-approver", password=PASSWORD) is None
     response = client.post("/accounts/password/reset/", {"email": approver.email})
