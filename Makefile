@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := postgresql redis-server redis-tools chromium
+APT_PACKAGES := postgresql redis-server redis-tools chromium xmlsec1
 
 .PHONY: help demo test lint fmt system-deps venv bench clean
 
@@ -20,6 +20,7 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

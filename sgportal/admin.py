@@ -18,6 +18,7 @@ from sgportal.models import (
     AuditAction,
     AuditEntry,
     AwsAccount,
+    IdpGroupMapping,
     Membership,
     RoleCheck,
     SlackIdentity,
@@ -219,8 +220,8 @@ class MembershipAdmin(TenantScopedAdmin):
     """A tenant admin grants roles by email (``sgportal.memberships``), changes a role, and
     revokes. Whom and where a membership is for is fixed once granted: revoke and grant anew."""
 
-    list_display = ["person", "tenant", "role", "created_at"]
-    list_filter = ["role"]
+    list_display = ["person", "tenant", "role", "source", "created_at"]
+    list_filter = ["role", "source"]
     search_fields = ["granted_email", "user__username", "user__email"]
 
     @admin.display(description="Person")
@@ -255,6 +256,18 @@ class MembershipAdmin(TenantScopedAdmin):
         )
         obj.pk, obj.user_id, obj.granted_email = granted.pk, granted.user_id, granted.granted_email
         obj.created_at = granted.created_at
+
+
+@admin.register(IdpGroupMapping)
+class IdpGroupMappingAdmin(TenantScopedAdmin):
+    """Single sign-on: members of an identity-provider group get a role in one of the admin's
+    tenants. Applied at each SSO sign-in (``sgportal.sso``): a person who has left the group
+    loses the role then; memberships granted by hand are never touched."""
+
+    list_display = ["group", "tenant", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["group"]
+    fields = ["tenant", "group", "role"]
 
 
 @admin.register(SlackIdentity)

@@ -1,7 +1,12 @@
 """Who is who at sign-in: allauth adapters, the login limiter's keys, verified-email lookups.
 
-- No open sign-up; SSO logs in only users who exist, matched by the identity provider's
-  *verified* email claim against a *verified* address here.
+- No password sign-up. Single sign-on may create a person (the identity provider vouches for
+  them); a first SSO login is tied to an existing user only through the provider's *verified*
+  email claim matching a *verified* address here. A new person has no tenant access until a
+  grant or an identity-provider group mapping gives it (``sgportal.sso``).
+- ``SGPORTAL_PASSWORD_LOGIN`` off: the password backends refuse every password and
+  ``PasswordLoginGateMiddleware`` closes the password doors (``/accounts/login/`` form,
+  ``/admin/login/``, password reset and change), so single sign-on is the only way in.
 - An email address counts for nothing until verified: ``users_with_verified_email`` is the
   one lookup of users by email (membership forms, SSO matching, login-limit keys).
 - One login limiter (django-axes) for every ``authenticate()``: ``LoginLimitBackend`` goes
@@ -15,15 +20,21 @@ import logging
 import smtplib
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.auth_backends import AuthenticationBackend
 from allauth.account.internal.flows.manage_email import can_mark_as_primary
 from allauth.account.models import EmailAddress
 from allauth.account.views import EmailView
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.db.models import QuerySet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,28 @@ MAIL_FAILED = (
     "Nothing was sent; ask your sgportal administrator."
 )
 UNVERIFIED_PRIMARY = "Only a verified address can be your primary address. Verify it first."
+PASSWORD_LOGIN_OFF = "Password sign-in is turned off here: sign in with single sign-on."  # noqa: S105
+# allauth's password pages, closed while password sign-in is off (the login page stays: it
+# carries the single sign-on buttons; only its password form is refused).
+PASSWORD_VIEWS = {
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "account_change_password",
+    "account_set_password",
+    "account_signup",
+}
+
+
+def password_login_enabled() -> bool:
+    """Whether local passwords may sign anyone in (``SGPORTAL_PASSWORD_LOGIN``)."""
+    return bool(getattr(settings, "SGPORTAL_PASSWORD_LOGIN", True))
+
+
+def sign_in_context(request) -> dict:
+    """Template context: whether the sign-in page offers a password form."""
+    return {"sgportal_password_login": password_login_enabled()}
 
 
 def users_with_verified_email(email: str) -> QuerySet:
@@ -96,6 +129,55 @@ class LoginLimitBackend(AxesStandaloneBackend):
             raise
 
 
+class PasswordModelBackend(ModelBackend):
+    """Django's password backend, silent while password sign-in is off."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not password_login_enabled():
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class PasswordAuthenticationBackend(AuthenticationBackend):
+    """allauth's backend (username or email + password), silent while password sign-in is off;
+    it stays installed for allauth's own logins (SSO) and session lookups."""
+
+    def authenticate(self, request, **credentials):
+        if not password_login_enabled():
+            return None
+        return super().authenticate(request, **credentials)
+
+
+class PasswordLoginGateMiddleware:
+    """While password sign-in is off: ``/admin/login/`` sends to the sign-in page (SSO), a
+    password posted to ``/accounts/login/`` is refused unchecked, and the password reset,
+    change and sign-up pages answer with the sign-in page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if password_login_enabled():
+            return None
+        match = request.resolver_match
+        name = match.view_name if match else ""
+        login_url = reverse("account_login")
+        if name == "admin:login":
+            if request.method == "GET" and request.user.is_authenticated:
+                return None  # the admin's own "not authorized" page (no loop via SSO)
+            target = request.GET.get("next") or reverse("admin:index")
+            if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+                target = reverse("admin:index")
+            return HttpResponseRedirect(f"{login_url}?{urlencode({'next': target})}")
+        if (name == "account_login" and request.method == "POST") or name in PASSWORD_VIEWS:
+            messages.error(request, PASSWORD_LOGIN_OFF)
+            return HttpResponseRedirect(login_url)
+        return None
+
+
 class NoSignupAccountAdapter(DefaultAccountAdapter):
     """Accounts are created by tenant admins, never by visitors; mail failures are messages."""
 
@@ -113,12 +195,20 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
 
 
 class SsoSocialAccountAdapter(DefaultSocialAccountAdapter):
-    """SSO (OIDC) may log in existing users; it never creates one on its own. A first SSO
-    login is tied to the one user whose verified address equals the identity provider's
-    *verified* email claim; an unverified claim or address matches nobody."""
+    """Single sign-on may create a person (sign-up through SSO only: the password adapter
+    stays closed). A first SSO login is tied to the one user whose verified address equals
+    the identity provider's *verified* email; an unverified claim or address matches nobody.
+
+    Verified means: OpenID Connect's ``email_verified`` claim is true; for SAML, the
+    assertion's ``email_verified`` attribute is true, or the operator vouches for the IdP's
+    addresses (``SSO_SAML_EMAILS_VERIFIED=1``: only for an IdP whose users cannot set their
+    own address)."""
 
     def is_open_for_signup(self, request, sociallogin) -> bool:
-        return False
+        return True
+
+    def is_email_verified(self, provider, email: str) -> bool:
+        return provider.id == "saml" and bool(provider.app.settings.get("emails_verified"))
 
     def pre_social_login(self, request, sociallogin) -> None:
         if sociallogin.is_existing:

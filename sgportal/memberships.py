@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from sgportal.audit import record_audit, snapshot
 from sgportal.auth import users_with_verified_email
-from sgportal.models import AuditAction, Membership, Tenant
+from sgportal.models import AuditAction, Membership, MembershipSource, Tenant
 
 
 def grant_membership(
@@ -75,6 +75,24 @@ def bind_pending_memberships(user) -> list[Membership]:
         )
         for membership in pending:
             before = _granted(membership)
+            # A role held only through an identity-provider group gives way to the grant: a
+            # role granted by hand must survive leaving the group (sgportal.sso).
+            from_group = Membership.objects.filter(
+                user=user, tenant_id=membership.tenant_id, source=MembershipSource.IDP_GROUP
+            ).first()
+            if from_group is not None:
+                group_state = _granted(from_group)
+                from_group.delete()
+                record_audit(
+                    membership.tenant_id,
+                    AuditAction.DELETE,
+                    actor=user,
+                    via="web",
+                    object_type=Membership._meta.label,
+                    object_id=group_state["id"],
+                    object_repr=f"{from_group}: replaced by a grant",
+                    before=group_state,
+                )
             if Membership.objects.filter(user=user, tenant_id=membership.tenant_id).exists():
                 membership.delete()
                 record_audit(

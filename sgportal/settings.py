@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # SGPORTAL_PASSWORD_LOGIN off: /admin/login/ sends to SSO, password forms are refused.
+    "sgportal.auth.PasswordLoginGateMiddleware",
     "sgportal.middleware.AdminLookupGuardMiddleware",
     # Last: turns a lockout found by the axes backend into its 429 page.
     "axes.middleware.AxesMiddleware",
@@ -104,8 +106,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out (account, client IP) before any password is checked.
     "sgportal.auth.LoginLimitBackend",
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Django's and allauth's password backends, refusing every password while
+    # SGPORTAL_PASSWORD_LOGIN is off (see "Single sign-on" below).
+    "sgportal.auth.PasswordModelBackend",
+    "sgportal.auth.PasswordAuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
@@ -119,6 +123,64 @@ ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_ADAPTER = "sgportal.auth.NoSignupAccountAdapter"
 SOCIALACCOUNT_ADAPTER = "sgportal.auth.SsoSocialAccountAdapter"
 SITE_ID = 1
+
+# --- Single sign-on (issue 13): one OpenID Connect provider and one SAML 2.0 IdP ----------
+# Configured from the environment as allauth APPS (sgportal.sso_config), never as database
+# rows. SSO may create a person (SsoSocialAccountAdapter); tenant access comes only from a
+# membership grant or an identity-provider group mapping (sgportal.sso).
+INSTALLED_APPS += ["allauth.socialaccount.providers.saml"]
+SOCIALACCOUNT_PROVIDERS: dict = {}
+SSO_OIDC_ISSUER = env_str("SSO_OIDC_ISSUER") or None
+_oidc_client = env_str("SSO_OIDC_CLIENT_ID") or None
+_oidc_secret = env_str("SSO_OIDC_CLIENT_SECRET") or None
+_oidc_name = env_str("SSO_OIDC_NAME") or "Single sign-on"
+_oidc_scopes = env_list("SSO_OIDC_SCOPES", ["openid", "profile", "email"])
+if SSO_OIDC_ISSUER:
+    from sgportal.sso_config import oidc_app
+
+    if not (_oidc_client and _oidc_secret):
+        raise ImproperlyConfigured("SSO_OIDC_ISSUER needs SSO_OIDC_CLIENT_ID and _SECRET.")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "APPS": [
+            oidc_app(
+                issuer=SSO_OIDC_ISSUER,
+                client_id=_oidc_client,
+                secret=_oidc_secret,
+                name=_oidc_name,
+                scopes=_oidc_scopes,
+            )
+        ]
+    }
+_saml_metadata_url = env_str("SSO_SAML_IDP_METADATA_URL") or None
+_saml_metadata_file = env_str("SSO_SAML_IDP_METADATA_FILE") or None
+_saml_entity_id = env_str("SSO_SAML_ENTITY_ID") or None
+_saml_name = env_str("SSO_SAML_NAME") or "SAML single sign-on"
+_saml_emails_verified = env_bool("SSO_SAML_EMAILS_VERIFIED", False)
+if _saml_metadata_url or _saml_metadata_file:
+    from sgportal.sso_config import saml_app
+
+    SOCIALACCOUNT_PROVIDERS["saml"] = {
+        "APPS": [
+            saml_app(
+                site_url=SITE_URL,
+                entity_id=_saml_entity_id,
+                metadata_url=_saml_metadata_url,
+                metadata_file=_saml_metadata_file,
+                name=_saml_name,
+                emails_verified=_saml_emails_verified,
+            )
+        ]
+    }
+# Sign-up through SSO only (the IdP vouches for the person); never by password.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # matching by email is ours: verified only
+# Local password sign-in (/accounts/login/ and /admin/login/): default off once SSO is
+# configured in production; on in the demo and when no SSO is configured.
+SGPORTAL_PASSWORD_LOGIN = env_bool(
+    "SGPORTAL_PASSWORD_LOGIN",
+    env_bool("SGPORTAL_DEMO", False) or DEBUG or not SOCIALACCOUNT_PROVIDERS,
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("sgportal.auth.sign_in_context")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -30,6 +30,7 @@ from sgportal.models import (
     AuditAction,
     AuditEntry,
     AwsAccount,
+    IdpGroupMapping,
     Membership,
     RoleCheck,
     SlackIdentity,
@@ -58,6 +59,9 @@ BUILDERS = {
         checked_at=NOW,
     ),
     Membership: lambda acme: MembershipFactory(tenant=acme["tenant"], role=Role.APPROVER),
+    IdpGroupMapping: lambda acme: IdpGroupMapping.objects.create(
+        tenant=acme["tenant"], group="acme-reviewers", role=Role.APPROVER
+    ),
     SlackIdentity: lambda acme: SlackIdentityFactory(tenant=acme["tenant"]),
     ApiToken: lambda acme: create_token(
         acme["tenant"], name="siem", scopes=["read"], actor="sweep", via="cli"

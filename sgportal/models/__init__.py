@@ -1,9 +1,11 @@
-"""sgportal models: tenancy, audit log, API tokens."""
+"""sgportal models: tenancy, audit log, API tokens, SSO group mappings."""
 
 from sgportal.models.audit import AuditAction, AuditChainHead, AuditEntry
+from sgportal.models.sso import IdpGroupMapping
 from sgportal.models.tenancy import (
     AwsAccount,
     Membership,
+    MembershipSource,
     Policy,
     RoleCheck,
     RoleCheckStatus,
@@ -19,7 +21,9 @@ __all__ = [
     "AuditChainHead",
     "AuditEntry",
     "AwsAccount",
+    "IdpGroupMapping",
     "Membership",
+    "MembershipSource",
     "Policy",
     "RoleCheck",
     "RoleCheckStatus",

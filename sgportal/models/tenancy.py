@@ -190,6 +190,11 @@ class AwsAccount(models.Model):
             raise ValidationError({"spoke_role_arn": "The spoke role must live in this account."})
 
 
+class MembershipSource(models.TextChoices):
+    GRANT = "grant", "Granted by an admin"
+    IDP_GROUP = "idp_group", "Identity-provider group (re-applied at each SSO sign-in)"
+
+
 class Membership(models.Model):
     """A person's role in a tenant (viewer < approver < admin), or a grant to an email address
     that binds to whoever signs in with that address verified (``sgportal.memberships``)."""
@@ -206,6 +211,11 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     granted_email = models.EmailField(
         blank=True, help_text="The address this membership was granted to, if by email."
+    )
+    # Where the role comes from: a grant (by hand) is never touched by SSO; an identity-provider
+    # group's membership follows the person's groups at each SSO sign-in (sgportal.sso).
+    source = models.CharField(
+        max_length=20, choices=MembershipSource.choices, default=MembershipSource.GRANT
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
