@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := postgresql redis-server redis-tools chromium xmlsec1
 
-.PHONY: help demo test lint fmt system-deps venv bench clean
+.PHONY: help demo demo-reset test lint fmt system-deps venv bench clean
 
 help:
 	@echo "make demo   run the whole system on embedded defaults (SQLite, own Redis, AWS emulator, Slack stand-in)"
+	@echo "            on port DEMO_PORT (default 8000): DEMO_PORT=8123 make demo; each start is a clean start"
+	@echo "make demo-reset  remove the demo's data (demo-data/)"
 	@echo "make test   install what is needed, start throwaway PostgreSQL + Redis, run checks and the whole suite"
 	@echo "make lint   ruff check + format check"
 	@echo "make bench  run the benchmarks in bench/ against throwaway PostgreSQL + Redis"
@@ -58,6 +60,9 @@ bench: system-deps venv
 
 demo: system-deps venv
 	$(PY) scripts/demo.py
+
+demo-reset:
+	rm -rf demo-data
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache

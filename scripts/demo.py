@@ -9,7 +9,12 @@ change trickle (when the ingestion app ships it). Ctrl-C stops everything.
     python scripts/demo.py --smoke    start everything, log in, wait for a change, deny it,
                                       check it was reverted, stop (exit 0 when all worked)
 
-DEMO_DATA overrides where the database and logs go (default: demo-data/).
+DEMO_PORT sets the web port (default 8000); a busy port is reported at once with the fix.
+DEMO_DATA overrides where the database and logs go (default: demo-data/). Each start is a
+clean start: the AWS emulator keeps its state in memory only, so the database of an earlier
+run would describe groups that no longer exist; it is removed, and the console says so.
+Ctrl-C, SIGTERM and SIGHUP (closing the terminal) stop every child process (each runs in
+its own process group, killed as a group).
 """
 
 from __future__ import annotations
@@ -34,6 +39,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end the demo like Ctrl-C does: through ``finally``, which stops
+    every child's process group."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
+def start_clean() -> None:
+    """Remove the previous run's database and logs: the emulator they described is gone."""
+    previous = DATA / "db.sqlite3"
+    if previous.exists():
+        print(
+            f"Starting clean: removing the previous demo database ({previous}); the AWS "
+            "emulator starts empty each time, so its changes would point at groups that no "
+            "longer exist."
+        )
+    for path in [previous, *DATA.glob("*.log"), DATA / "celerybeat-schedule"]:
+        path.unlink(missing_ok=True)
 
 
 def wait_for(url: str, timeout: float = 60) -> bool:
@@ -141,8 +180,17 @@ def main() -> int:
     if not redis_server:
         print("make demo needs redis-server (apt-get install redis-server).", file=sys.stderr)
         return 1
-    DATA.mkdir(exist_ok=True)
     web_port = args.port if not args.smoke else free_port()
+    if port_in_use(web_port):
+        print(
+            f"Port {web_port} is already in use (another demo or server?). Stop it, or choose "
+            f"another port: DEMO_PORT={web_port + 123} make demo",
+            file=sys.stderr,
+        )
+        return 2
+    stop_on_signals()
+    DATA.mkdir(exist_ok=True)
+    start_clean()
     redis_port, moto_port, slack_port = free_port(), free_port(), free_port()
     env = dict(os.environ)
     env.update(
@@ -182,14 +230,22 @@ def main() -> int:
         if has_module("approvals.slack_standin"):
             standin = [PY, "-m", "approvals.slack_standin", "--port", str(slack_port)]
             sup.start("slack", standin, env)
-        for step in (["migrate", "--noinput"], ["seed_demo"]):
-            subprocess.run(
-                [PY, "manage.py", *step],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL if step[0] == "migrate" else None,
-            )
+        subprocess.run(
+            [PY, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        seeded = subprocess.run(
+            [PY, "manage.py", "seed_demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        logins = [line.strip() for line in seeded.splitlines() if "login:" in line]
         sup.start(
             "worker",
             [
@@ -229,9 +285,10 @@ def main() -> int:
         if not wait_for(f"{url}/healthz"):
             print(f"The web server did not come up; see {DATA}/web.log", file=sys.stderr)
             return 1
-        print(f"\nsgportal demo is running: {url}/  (admin: {url}/admin/)")
-        print("  login: reviewer / sgportal-demo (approver), admin / sgportal-demo (tenant admin)")
-        print(f"  logs: {DATA}/*.log    Ctrl-C to stop\n")
+        print(f"\nsgportal demo is running: {url}/  (admin: {url}/admin/)", flush=True)
+        for line in logins:
+            print(f"  {line}")
+        print(f"  logs: {DATA}/*.log    Ctrl-C to stop; `make demo-reset` removes demo-data/\n")
         if args.smoke:
             ok = smoke(url)
             dead = sup.dead()

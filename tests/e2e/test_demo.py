@@ -16,16 +16,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_the_demo_runs_a_change_from_arrival_to_revert(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "PYTEST", "AWS_", "CELERY_", "DATABASE_"))
-    }
-    env["DEMO_DATA"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "scripts/demo.py", "--smoke"],
         cwd=ROOT,
-        env=env,
+        env=_demo_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=280,
@@ -34,3 +28,93 @@ def test_the_demo_runs_a_change_from_arrival_to_revert(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr + logs
     assert "smoke: a change arrived in the queue" in result.stdout
     assert "now: Reverted" in result.stdout
+
+
+def _demo_env(tmp_path) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "PYTEST", "AWS_", "CELERY_", "DATABASE_"))
+    }
+    env["DEMO_DATA"] = str(tmp_path)
+    return env
+
+
+def test_a_busy_port_is_reported_at_once_with_the_fix(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "scripts/demo.py"],
+            cwd=ROOT,
+            env={**_demo_env(tmp_path), "DEMO_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2
+    assert f"Port {port} is already in use" in result.stderr
+    assert "DEMO_PORT=" in result.stderr and "make demo" in result.stderr
+    assert elapsed < 10  # nothing was started: no emulator, no migrate
+    assert not list(tmp_path.glob("*.log"))
+
+
+def test_sighup_stops_every_child_process(tmp_path):
+    """Closing the terminal sends SIGHUP: the demo stops every child it started."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = subprocess.Popen(
+        [sys.executable, "scripts/demo.py"],
+        cwd=ROOT,
+        env={**_demo_env(tmp_path), "DEMO_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 200
+    for line in demo.stdout:
+        lines.append(line)
+        if "sgportal demo is running" in line or time.monotonic() > deadline:
+            break
+    assert any("sgportal demo is running" in line for line in lines), "".join(lines)
+    children = _children_of(demo.pid)
+    assert len(children) >= 5, children  # redis, moto, slack, worker, beat, web, trickle
+    demo.send_signal(signal.SIGHUP)
+    assert demo.wait(timeout=60) is not None
+    time.sleep(1)
+    # Each child leads its own session; nothing of those sessions (celery's pool processes,
+    # gunicorn-style forks) may be left.
+    left = [pid for pid, sid in _sessions() if sid in children and _alive(pid)]
+    assert not left, f"left running after SIGHUP: {left}"
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
+    return [int(p) for p in out.split()]
+
+
+def _sessions() -> list[tuple[int, int]]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,sid="], capture_output=True, text=True).stdout
+    return [(int(p), int(s)) for p, s in (line.split() for line in out.splitlines())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
