@@ -6,6 +6,7 @@ import django_filters as filters
 
 from ingestion.lake import EVENT_NAMES
 from ingestion.models import ChangeStatus, SecurityGroupChange, Source
+from sgportal.api.filters import UtcIsoDateTimeFilter
 
 
 class ChangeFilterSet(filters.FilterSet):
@@ -17,10 +18,10 @@ class ChangeFilterSet(filters.FilterSet):
     region = filters.CharFilter()
     actor = filters.CharFilter(field_name="actor_arn", help_text="The actor's exact ARN.")
     group = filters.CharFilter(field_name="group_id", help_text="Security group id (sg-…).")
-    event_time_after = filters.IsoDateTimeFilter(field_name="event_time", lookup_expr="gte")
-    event_time_before = filters.IsoDateTimeFilter(field_name="event_time", lookup_expr="lt")
-    ingested_after = filters.IsoDateTimeFilter(field_name="ingested_at", lookup_expr="gte")
-    ingested_before = filters.IsoDateTimeFilter(field_name="ingested_at", lookup_expr="lt")
+    event_time_after = UtcIsoDateTimeFilter(field_name="event_time", lookup_expr="gte")
+    event_time_before = UtcIsoDateTimeFilter(field_name="event_time", lookup_expr="lt")
+    ingested_after = UtcIsoDateTimeFilter(field_name="ingested_at", lookup_expr="gte")
+    ingested_before = UtcIsoDateTimeFilter(field_name="ingested_at", lookup_expr="lt")
 
     class Meta:
         model = SecurityGroupChange

@@ -20,6 +20,7 @@ from approvals.models import Decision, Via
 from ingestion.models import SecurityGroupChange
 from sgportal.api.errors import Conflict
 from sgportal.api.pagination import Feed
+from sgportal.api.schema import cursor_format
 from sgportal.api.viewsets import TenantScopedViewSet
 from sgportal.models.tokens import Scope
 
@@ -36,7 +37,7 @@ UPDATED = Feed(
 
 UPDATED_SINCE = OpenApiParameter(
     "updated_since",
-    str,
+    {"type": "string", "format": cursor_format(UPDATED.name)},
     description="Pull changes whose status moved (decided, reverting, reverted…), in the "
     "order they moved, instead of new changes: next_cursor of the previous updates page, or "
     "0 to start from the beginning. A change that moves again comes again.",
@@ -49,6 +50,7 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
     queryset = SecurityGroupChange.objects.defer("raw")
     serializer_class = ChangeSerializer
+    feed = INGESTED  # ?updated_since switches to UPDATED (get_feed)
     filterset_class = ChangeFilterSet
 
     def get_feed(self, request) -> Feed:
