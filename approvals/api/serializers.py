@@ -62,3 +62,24 @@ class ChangeDetailSerializer(ChangeSerializer):
 class DecisionRequestSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=[Verdict.APPROVE, Verdict.DENY])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class OcsfEventSerializer(serializers.Serializer):
+    """An OCSF 1.5.0 event (API Activity 6003 or Remediation Activity 7001), built by
+    ``approvals.api.ocsf``; the members listed are the ones every event has."""
+
+    class_uid = serializers.ChoiceField(choices=[6003, 7001])
+    category_uid = serializers.IntegerField()
+    activity_id = serializers.IntegerField()
+    type_uid = serializers.IntegerField()
+    severity_id = serializers.IntegerField()
+    time = serializers.IntegerField(help_text="Milliseconds since the epoch (UTC).")
+    metadata = serializers.JSONField()
+    cloud = serializers.JSONField()
+
+    def __init__(self, *args, builder=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.builder = builder
+
+    def to_representation(self, instance) -> dict:
+        return self.builder(instance)

@@ -6,14 +6,18 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide
+from approvals.api import ocsf
+from approvals.api.renderers import OCSF_MEDIA_TYPE, OcsfRenderer
 from approvals.api.serializers import (
     ChangeDetailSerializer,
     ChangeSerializer,
     DecisionRequestSerializer,
     DecisionSerializer,
+    OcsfEventSerializer,
 )
 from approvals.filtersets import ChangeFilterSet
 from approvals.models import Decision, Via
@@ -44,9 +48,31 @@ UPDATED_SINCE = OpenApiParameter(
 )
 
 
-@extend_schema_view(list=extend_schema(parameters=[UPDATED_SINCE]))
+JSON = "application/json"
+
+
+def _ocsf_detail(change) -> dict:
+    return ocsf.change_to_ocsf(change, raw=True)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[UPDATED_SINCE],
+        responses={
+            (200, JSON): ChangeSerializer(many=True),
+            (200, OCSF_MEDIA_TYPE): OcsfEventSerializer(many=True),
+        },
+        description="With `format=ocsf`: OCSF API Activity (6003) objects; on the updates "
+        "feed, Remediation Activity (7001) for decided and reverted changes (docs/ocsf.md).",
+    ),
+    retrieve=extend_schema(
+        responses={(200, JSON): ChangeDetailSerializer, (200, OCSF_MEDIA_TYPE): OcsfEventSerializer}
+    ),
+)
 class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Security-group changes of the token's tenant, in ingestion order."""
+
+    renderer_classes = [JSONRenderer, OcsfRenderer]
 
     queryset = SecurityGroupChange.objects.defer("raw")
     serializer_class = ChangeSerializer
@@ -56,12 +82,29 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def get_feed(self, request) -> Feed:
         return UPDATED if "updated_since" in request.query_params else INGESTED
 
+    def wants_ocsf(self) -> bool:
+        renderer = getattr(self.request, "accepted_renderer", None)
+        return getattr(renderer, "format", None) == OcsfRenderer.format
+
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = super().get_queryset().select_related("account")
+        decisions = Prefetch("decisions", queryset=Decision.objects.order_by("decided_at"))
         if self.action != "list":
-            decisions = Prefetch("decisions", queryset=Decision.objects.order_by("decided_at"))
             queryset = queryset.defer(None).prefetch_related(decisions)
+        elif self.wants_ocsf() and "updated_since" in self.request.query_params:
+            queryset = queryset.prefetch_related(decisions)
         return queryset
+
+    def get_serializer(self, *args, **kwargs):
+        if self.wants_ocsf() and self.action in ("list", "retrieve"):
+            if self.action == "retrieve":
+                builder = _ocsf_detail
+            elif "updated_since" in self.request.query_params:
+                builder = ocsf.update_to_ocsf
+            else:
+                builder = ocsf.change_to_ocsf
+            return OcsfEventSerializer(*args, builder=builder, **kwargs)
+        return super().get_serializer(*args, **kwargs)
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -72,10 +115,14 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
     @extend_schema(
         request=DecisionRequestSerializer,
-        responses={201: DecisionSerializer},
+        responses={
+            (201, JSON): DecisionSerializer,
+            (201, OCSF_MEDIA_TYPE): OcsfEventSerializer,
+        },
         description="Approve or deny a pending change (scope `decide`). The same one "
         "decision path as Slack and the web queue; a deny starts the revert. 409 with code "
-        "`already_decided` or `invalid_transition` when the change cannot take it.",
+        "`already_decided` or `invalid_transition` when the change cannot take it. With "
+        "`format=ocsf`: the decision as an OCSF Remediation Activity (7001).",
     )
     @action(detail=True, methods=["post"], required_scope=Scope.DECIDE)
     def decision(self, request, pk=None):
@@ -94,4 +141,9 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             raise Conflict(str(exc), code="already_decided") from None
         except InvalidTransition as exc:
             raise Conflict(str(exc), code="invalid_transition") from None
-        return Response(DecisionSerializer(made).data, status=status.HTTP_201_CREATED)
+        if self.wants_ocsf():
+            change.refresh_from_db()
+            body = ocsf.decision_to_ocsf(made, change)
+        else:
+            body = DecisionSerializer(made).data
+        return Response(body, status=status.HTTP_201_CREATED)
