@@ -313,6 +313,13 @@ def _api_changes(client, acme, change):
     assert not Decision.objects.filter(change=change).exists()
 
 
+@url_check("api-change-export")
+def _api_change_export(client, acme, change):
+    response = _outsider_api(client, "/api/v1/changes/export/")
+    assert response.status_code == 200
+    assert change.event_id.encode() not in b"".join(response.streaming_content)
+
+
 @url_check("api-schema", "api-docs")
 def _api_docs(client, acme, change):
     for url in ("/api/v1/schema/", "/api/v1/docs/"):

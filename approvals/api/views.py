@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -11,7 +12,9 @@ from rest_framework.response import Response
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide
 from approvals.api import ocsf
-from approvals.api.renderers import OCSF_MEDIA_TYPE, OcsfRenderer
+from approvals.api.export import export_response
+from approvals.api.feeds import INGESTED, UPDATED
+from approvals.api.renderers import OCSF_MEDIA_TYPE, NdjsonRenderer, OcsfRenderer
 from approvals.api.serializers import (
     ChangeDetailSerializer,
     ChangeSerializer,
@@ -23,21 +26,10 @@ from approvals.filtersets import ChangeFilterSet
 from approvals.models import Decision, Via
 from ingestion.models import SecurityGroupChange
 from sgportal.api.errors import Conflict
-from sgportal.api.pagination import Feed
+from sgportal.api.pagination import Feed, decode_cursor
 from sgportal.api.schema import cursor_format
 from sgportal.api.viewsets import TenantScopedViewSet
 from sgportal.models.tokens import Scope
-
-# Ingestion order: the inserting transaction, then the id (see docs/api.md, "Exactly once").
-INGESTED = Feed(name="changes", position=("ingest_txid", "id"), txid_column="ingest_txid")
-# Status moves: the transaction of the latest status change, then the id.
-UPDATED = Feed(
-    name="updates",
-    position=("status_txid", "id"),
-    param="updated_since",
-    txid_column="status_txid",
-    extra_filter={"status_txid__isnull": False},
-)
 
 UPDATED_SINCE = OpenApiParameter(
     "updated_since",
@@ -89,7 +81,7 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def get_queryset(self):
         queryset = super().get_queryset().select_related("account")
         decisions = Prefetch("decisions", queryset=Decision.objects.order_by("decided_at"))
-        if self.action != "list":
+        if self.action not in ("list", "export"):
             queryset = queryset.defer(None).prefetch_related(decisions)
         elif self.wants_ocsf() and "updated_since" in self.request.query_params:
             queryset = queryset.prefetch_related(decisions)
@@ -112,6 +104,33 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         if self.action == "decision":
             return DecisionRequestSerializer
         return ChangeSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "format": cursor_format(INGESTED.name)},
+                description="Export the changes after this cursor (a list page's or a "
+                "previous export's X-Next-Cursor); empty: from the start.",
+            )
+        ],
+        responses={(200, NdjsonRenderer.media_type): OpenApiTypes.STR},
+        description="Every change (after `cursor`, matching the filters) as NDJSON, one "
+        "object a line, in ingestion order, streamed in constant memory: plain JSON as in "
+        "the list, or OCSF API Activity with `format=ocsf`. The header `X-Next-Cursor` is "
+        "the cursor after the last row the export will send: pass it to the list or to the "
+        "next export to continue exactly once.",
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        renderer_classes=[NdjsonRenderer, JSONRenderer, OcsfRenderer],
+        pagination_class=None,
+    )
+    def export(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        after = decode_cursor(INGESTED, request.query_params.get("cursor", ""))
+        return export_response(queryset, after, ocsf=self.wants_ocsf())
 
     @extend_schema(
         request=DecisionRequestSerializer,
