@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import Decision, Verdict
 from ingestion.models import SecurityGroupChange
+from sgportal.api.serializers import FastReadSerializer
 
 CHANGE_FIELDS = [
     "id",
@@ -36,7 +37,7 @@ CHANGE_FIELDS = [
 ]
 
 
-class ChangeSerializer(serializers.ModelSerializer):
+class ChangeSerializer(FastReadSerializer):
     class Meta:
         model = SecurityGroupChange
         fields = CHANGE_FIELDS

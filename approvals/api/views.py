@@ -79,7 +79,9 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         return getattr(renderer, "format", None) == OcsfRenderer.format
 
     def get_queryset(self):
-        queryset = super().get_queryset().select_related("account")
+        queryset = super().get_queryset()
+        if self.wants_ocsf():
+            queryset = queryset.select_related("account")  # OCSF names the account
         decisions = Prefetch("decisions", queryset=Decision.objects.order_by("decided_at"))
         if self.action not in ("list", "export"):
             queryset = queryset.defer(None).prefetch_related(decisions)
