@@ -10,9 +10,11 @@ from sgportal.api.filters import UtcIsoDateTimeFilter
 
 
 class ChangeFilterSet(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=ChangeStatus.choices)
-    source = filters.MultipleChoiceFilter(choices=Source.choices)
-    event_name = filters.MultipleChoiceFilter(choices=[(n, n) for n in EVENT_NAMES])
+    # distinct=False on the multiple-choice filters: no filter joins a to-many relation, and
+    # DISTINCT over every column made PostgreSQL sort the whole match (bench/api.py).
+    status = filters.MultipleChoiceFilter(choices=ChangeStatus.choices, distinct=False)
+    source = filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
+    event_name = filters.MultipleChoiceFilter(choices=[(n, n) for n in EVENT_NAMES], distinct=False)
     account = filters.NumberFilter(field_name="account_id", help_text="AwsAccount id (the API's).")
     account_id = filters.CharFilter(field_name="aws_account_id", help_text="12-digit AWS id.")
     region = filters.CharFilter()

@@ -9,7 +9,7 @@ from sgportal.api.filters import UtcIsoDateTimeFilter
 
 
 class PollRunFilterSet(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=PollStatus.choices)
+    status = filters.MultipleChoiceFilter(choices=PollStatus.choices, distinct=False)
     kind = filters.ChoiceFilter(choices=PollKind.choices)
     started_after = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="lt")

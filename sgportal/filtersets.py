@@ -15,7 +15,7 @@ class AwsAccountFilterSet(filters.FilterSet):
 
 
 class AuditEntryFilterSet(filters.FilterSet):
-    action = filters.MultipleChoiceFilter(choices=AuditAction.choices)
+    action = filters.MultipleChoiceFilter(choices=AuditAction.choices, distinct=False)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
