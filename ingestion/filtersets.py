@@ -5,13 +5,14 @@ from __future__ import annotations
 import django_filters as filters
 
 from ingestion.models import PollKind, PollRun, PollStatus
+from sgportal.api.filters import UtcIsoDateTimeFilter
 
 
 class PollRunFilterSet(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=PollStatus.choices)
+    status = filters.MultipleChoiceFilter(choices=PollStatus.choices, distinct=False)
     kind = filters.ChoiceFilter(choices=PollKind.choices)
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = PollRun

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from sgportal.api.filters import UtcIsoDateTimeFilter
 from sgportal.models import AuditAction, AuditEntry, AwsAccount
 
 
@@ -14,9 +15,9 @@ class AwsAccountFilterSet(filters.FilterSet):
 
 
 class AuditEntryFilterSet(filters.FilterSet):
-    action = filters.MultipleChoiceFilter(choices=AuditAction.choices)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    action = filters.MultipleChoiceFilter(choices=AuditAction.choices, distinct=False)
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEntry

@@ -366,6 +366,13 @@ REST_FRAMEWORK = {
 # --- REST API (issue 14): OpenAPI at /api/v1/schema/, Swagger UI served from our own static
 # files (drf-spectacular-sidecar), never from a CDN.
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
+# --- Outbound webhooks (issue 14, approvals/webhooks): its own app label "webhooks". The
+# beat sweep retries due deliveries; ALLOW_PRIVATE lifts "https to public addresses only"
+# (development and tests: a receiver on loopback).
+INSTALLED_APPS += ["approvals.webhooks"]
+WEBHOOK_SWEEP_INTERVAL_S = env_int("SGPORTAL_WEBHOOK_SWEEP_INTERVAL_S", 60, minimum=10)
+SGPORTAL_WEBHOOKS_ALLOW_PRIVATE = env_bool("SGPORTAL_WEBHOOKS_ALLOW_PRIVATE", False)
+# --- end webhooks
 SPECTACULAR_SETTINGS = {
     "TITLE": "sgportal API",
     "VERSION": "1.0.0",

@@ -10,6 +10,7 @@ says how it is scoped: that is the point.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.contrib import admin
@@ -19,6 +20,8 @@ from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from approvals.models import Decision, SlackMessage
+from approvals.webhooks.actions import create_webhook
+from approvals.webhooks.models import Webhook, WebhookDelivery
 from ingestion.models import LakeCursor, PollRun, SecurityGroupChange
 from remediation.models import InventoryRule, RevertAttempt
 from sgportal.admin import ScopedUserAdmin
@@ -46,6 +49,17 @@ NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 def _change(acme):
     return ChangeFactory(account=acme["account"])
+
+
+def _webhook(acme):
+    return create_webhook(
+        acme["tenant"],
+        name=f"siem-{Webhook.objects.count()}",
+        url="https://siem.example.com/hook",
+        events=["change.created"],
+        actor="sweep",
+        via="cli",
+    )[0]
 
 
 # How to make one Acme object of each tenant-scoped model registered in admin.
@@ -78,6 +92,15 @@ BUILDERS = {
     SlackMessage: lambda acme: SlackMessageFactory(change=_change(acme)),
     RevertAttempt: lambda acme: RevertAttempt.objects.create(
         change=_change(acme), actor_name="sweep", started_at=NOW
+    ),
+    Webhook: _webhook,
+    WebhookDelivery: lambda acme: WebhookDelivery.objects.create(
+        webhook=_webhook(acme),
+        event_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        event_type="change.created",
+        context={"change_id": _change(acme).pk},
+        status="failed",
+        last_error="HTTP 500",
     ),
     InventoryRule: lambda acme: InventoryRule.objects.create(
         tenant=acme["tenant"],
@@ -315,6 +338,13 @@ def _api_changes(client, acme, change):
     )
     assert decision.status_code == 404
     assert not Decision.objects.filter(change=change).exists()
+
+
+@url_check("api-change-export")
+def _api_change_export(client, acme, change):
+    response = _outsider_api(client, "/api/v1/changes/export/")
+    assert response.status_code == 200
+    assert change.event_id.encode() not in b"".join(response.streaming_content)
 
 
 @url_check("api-schema", "api-docs")

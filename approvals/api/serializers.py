@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import Decision, Verdict
 from ingestion.models import SecurityGroupChange
+from sgportal.api.serializers import FastReadSerializer
 
 CHANGE_FIELDS = [
     "id",
@@ -36,7 +37,7 @@ CHANGE_FIELDS = [
 ]
 
 
-class ChangeSerializer(serializers.ModelSerializer):
+class ChangeSerializer(FastReadSerializer):
     class Meta:
         model = SecurityGroupChange
         fields = CHANGE_FIELDS
@@ -62,3 +63,24 @@ class ChangeDetailSerializer(ChangeSerializer):
 class DecisionRequestSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=[Verdict.APPROVE, Verdict.DENY])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class OcsfEventSerializer(serializers.Serializer):
+    """An OCSF 1.5.0 event (API Activity 6003 or Remediation Activity 7001), built by
+    ``approvals.api.ocsf``; the members listed are the ones every event has."""
+
+    class_uid = serializers.ChoiceField(choices=[6003, 7001])
+    category_uid = serializers.IntegerField()
+    activity_id = serializers.IntegerField()
+    type_uid = serializers.IntegerField()
+    severity_id = serializers.IntegerField()
+    time = serializers.IntegerField(help_text="Milliseconds since the epoch (UTC).")
+    metadata = serializers.JSONField()
+    cloud = serializers.JSONField()
+
+    def __init__(self, *args, builder=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.builder = builder
+
+    def to_representation(self, instance) -> dict:
+        return self.builder(instance)

@@ -58,4 +58,10 @@ def api_exception_handler(exc, context) -> Response | None:
     if getattr(exc, "wait", None) is not None:
         headers["Retry-After"] = str(int(exc.wait) + 1)
     set_rollback()
-    return Response({"error": body}, status=exc.status_code, headers=headers)
+    # Errors are plain JSON whichever format was asked for (e.g. ?format=ocsf).
+    return Response(
+        {"error": body},
+        status=exc.status_code,
+        headers=headers,
+        content_type="application/json",
+    )

@@ -22,6 +22,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from sgportal.api.schema import cursor_format
+
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -176,7 +178,7 @@ class FeedPagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "next_cursor of the previous page; empty: from the start.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "format": cursor_format(view.feed.name)},
             },
             {
                 "name": self.page_size_query_param,

@@ -11,6 +11,7 @@ from sgportal.api.authentication import BearerTokenAuthentication
 from sgportal.api.errors import api_exception_handler
 from sgportal.api.pagination import Feed, FeedPagination
 from sgportal.api.permissions import HasTokenScope
+from sgportal.api.schema import ApiAutoSchema
 from sgportal.models.tokens import Scope
 
 REQUESTS_PER_TOKEN = "1200/min"  # noqa: S105 (a rate, not a secret)
@@ -39,6 +40,7 @@ class ApiView:
     throttle_classes = [TokenRateThrottle]
     renderer_classes = [JSONRenderer]
     required_scope = Scope.READ
+    schema = ApiAutoSchema()
 
     def get_exception_handler(self):
         return api_exception_handler

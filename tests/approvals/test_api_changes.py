@@ -159,3 +159,25 @@ def test_the_filters(client, tokens, account):
         400,
         "validation_error",
     )
+
+
+def test_the_fast_list_serializer_says_exactly_what_drf_would(account):
+    from rest_framework import serializers
+
+    from approvals.api.serializers import CHANGE_FIELDS, ChangeSerializer
+
+    class Plain(serializers.ModelSerializer):
+        class Meta:
+            model = SecurityGroupChange
+            fields = CHANGE_FIELDS
+
+    change = ChangeFactory(
+        account=account,
+        status_changed_at=dt.datetime(2026, 9, 2, 3, 4, 5, 600, tzinfo=dt.UTC),
+        error_code="Client.X",
+    )
+    change.refresh_from_db()
+    assert ChangeSerializer(change).data == Plain(change).data
+    change.account = None
+    change.status_changed_at = None
+    assert ChangeSerializer(change).data == Plain(change).data
