@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sgportal import validators
-from sgportal.aws_roles import refuse_unsafe_role
+from sgportal.aws_roles import assume_tenant_role
 from sgportal.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -229,23 +229,14 @@ def lake_client_for(
     max_wait_s: float = 600.0,
     session: boto3.session.Session | None = None,
 ) -> LakeClient:
-    """A LakeClient for the tenant's store, through its read role (with the tenant's ExternalId;
-    a role found assumable without it is refused) if set."""
+    """A LakeClient for the tenant's store (``tenant.lake_source``), through its read role
+    (with the tenant's ExternalId; a role found assumable without it is refused) if set."""
+    source = tenant.lake_source
     session = session or boto3.session.Session()
-    region = tenant.lake_region or None
-    if tenant.lake_read_role_arn:
-        refuse_unsafe_role(tenant, tenant.lake_read_role_arn)
-        sts = session.client("sts", region_name=region)
-        params = {
-            "RoleArn": tenant.lake_read_role_arn,
-            "RoleSessionName": f"sgportal-lake-{tenant.slug}"[:64],
-            "ExternalId": tenant.external_id,
-        }
-        credentials = sts.assume_role(**params)["Credentials"]
-        session = boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
+    region = source.region or None
+    if source.read_role_arn:
+        session = assume_tenant_role(
+            tenant, source.read_role_arn, purpose="lake", region=region, session=session
         )
     client = session.client(
         "cloudtrail",
@@ -254,7 +245,7 @@ def lake_client_for(
     )
     return LakeClient(
         client=client,
-        owner_account_id=tenant.lake_owner_account_id,
+        owner_account_id=source.owner_account_id,
         sleep=sleep,
         max_wait_s=max_wait_s,
     )

@@ -10,11 +10,11 @@ from sgportal.metrics import DbMetric, Sample, counts, register_db_metric
 
 
 def _watermark_age() -> Iterable[Sample]:
-    from ingestion.models import LakeCursor
+    from ingestion.models import LakeSource
 
     now = timezone.now()
-    for slug, watermark in LakeCursor.objects.filter(
-        tenant__active=True, tenant__lake_enabled=True, watermark__isnull=False
+    for slug, watermark in LakeSource.objects.filter(
+        tenant__active=True, enabled=True, watermark__isnull=False
     ).values_list("tenant__slug", "watermark"):
         yield {"tenant": slug}, (now - watermark).total_seconds()
 
@@ -26,7 +26,71 @@ def _unparseable() -> Iterable[Sample]:
     return counts(unparseable, tenant="tenant__slug")
 
 
+def _eventbridge_rejected() -> Iterable[Sample]:
+    from ingestion.eventbridge import rejection_counts
+
+    for reason, n in rejection_counts().items():
+        yield {"reason": reason}, float(n)
+
+
+def _dead_letters() -> Iterable[Sample]:
+    from ingestion.models import TrailDeadLetter
+
+    return counts(TrailDeadLetter.objects.all(), tenant="tenant__slug")
+
+
+def _trail_files_skipped() -> Iterable[Sample]:
+    from ingestion.models import TrailSource
+
+    for slug, n in TrailSource.objects.values_list("tenant__slug", "files_skipped"):
+        yield {"tenant": slug}, float(n)
+
+
+def _last_delivery_age() -> Iterable[Sample]:
+    from ingestion.sources import SOURCE_MODELS
+
+    now = timezone.now()
+    for source, model in SOURCE_MODELS.items():
+        rows = model.objects.filter(
+            enabled=True, tenant__active=True, last_delivery_at__isnull=False
+        )
+        for slug, at in rows.values_list("tenant__slug", "last_delivery_at"):
+            yield {"tenant": slug, "source": source}, (now - at).total_seconds()
+
+
 def register() -> None:
+    register_db_metric(
+        DbMetric(
+            "sgportal_eventbridge_rejected_requests",
+            "Requests the EventBridge endpoint refused, by reason (nothing was stored).",
+            ("reason",),
+            _eventbridge_rejected,
+        )
+    )
+    register_db_metric(
+        DbMetric(
+            "sgportal_trail_dead_letters",
+            "Trail files parked after failing on every try, per tenant (see admin).",
+            ("tenant",),
+            _dead_letters,
+        )
+    )
+    register_db_metric(
+        DbMetric(
+            "sgportal_trail_files_skipped",
+            "Trail objects skipped (test events, digests, not CloudTrail logs), per tenant.",
+            ("tenant",),
+            _trail_files_skipped,
+        )
+    )
+    register_db_metric(
+        DbMetric(
+            "sgportal_source_last_delivery_age_seconds",
+            "Seconds since each enabled source last delivered an event, per tenant.",
+            ("tenant", "source"),
+            _last_delivery_age,
+        )
+    )
     register_db_metric(
         DbMetric(
             "sgportal_lake_watermark_age_seconds",

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from sgportal.fields import JSONTextField
 from sgportal.models import AwsAccount, Tenant
+from sgportal.models.tenancy import account_id_validator, region_validator, role_arn_validator
 from sgportal.tenancy import TenantScopedQuerySet
+from sgportal.validators import event_data_store_id
 
 
 class ChangeStatus(models.TextChoices):
@@ -29,6 +36,16 @@ class Source(models.TextChoices):
     EVENTBRIDGE = "eventbridge", "EventBridge"
     TRAIL = "trail", "Organization trail (S3)"
     MANUAL = "manual", "Manual / test"
+
+
+# Each source is one bit of SecurityGroupChange.sources: the change records every source
+# that delivered it, and a second delivery is one bitwise OR (see ingestion.store).
+SOURCE_BITS = {Source.LAKE: 1, Source.EVENTBRIDGE: 2, Source.TRAIL: 4, Source.MANUAL: 8}
+
+
+def source_names(mask: int) -> list[str]:
+    """The sources named by a ``sources`` bit mask, in Source order."""
+    return [source for source, bit in SOURCE_BITS.items() if mask & bit]
 
 
 # --- API feed positions (issue 14; see docs/api.md "Exactly once") -----------------------
@@ -54,7 +71,12 @@ class SecurityGroupChange(models.Model):
         Tenant, on_delete=models.PROTECT, related_name="changes", db_index=False
     )
     event_id = models.CharField(max_length=64)
-    source = models.CharField(max_length=20, choices=Source.choices)
+    source = models.CharField(
+        max_length=20, choices=Source.choices, help_text="The source that delivered it first."
+    )
+    sources = models.PositiveSmallIntegerField(
+        default=0, help_text="Every source that delivered it (bits of SOURCE_BITS)."
+    )
     ingested_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     event_name = models.CharField(max_length=64)
@@ -131,20 +153,196 @@ class SecurityGroupChange(models.Model):
     def __str__(self) -> str:
         return f"{self.event_name} {self.group_id or '?'} ({self.event_id[:8]})"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.sources and self.source:  # rows made outside ingestion.store
+            self.sources = SOURCE_BITS.get(self.source, 0)
+        super().save(*args, **kwargs)
 
-class LakeCursor(models.Model):
-    """How far a tenant's CloudTrail Lake store has been read completely (the watermark)."""
+    @property
+    def source_list(self) -> list[str]:
+        """Every source that delivered this change."""
+        return source_names(self.sources)
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="lake_cursor")
-    watermark = models.DateTimeField(
-        null=True, blank=True, help_text="Every event before this time has been read and stored."
+
+# --- sources: one row per tenant and kind, each with its settings and its health --------
+class SourceHealth(models.Model):
+    """Abstract: a source's switch and health (what it delivered, when, its last error)."""
+
+    enabled = models.BooleanField(default=False)
+    last_delivery_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When it last delivered an event."
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    events_delivered = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Security-group events it delivered (repeats too)."
+    )
+    new_changes = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Changes it was the first to deliver."
+    )
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TenantScopedQuerySet.as_manager()
 
+    class Meta:
+        abstract = True
+
+    source: str = ""  # the Source it stands for
+
+
+class LakeSource(SourceHealth):
+    """A tenant's CloudTrail Lake store: settings, watermark and health."""
+
+    source = Source.LAKE
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="lake_source")
+    event_data_store = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Event data store ARN or id of the organization's CloudTrail Lake store.",
+    )
+    region = models.CharField(max_length=30, blank=True, validators=[region_validator])
+    owner_account_id = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[account_id_validator],
+        help_text="Account that owns the event data store, when it is not the read role's.",
+    )
+    read_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
+    watermark = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Every event before this time has been read and stored.",
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "CloudTrail Lake source"
+
     def __str__(self) -> str:
-        return f"{self.tenant}: {self.watermark or 'never polled'}"
+        return f"{self.tenant}: Lake {'on' if self.enabled else 'off'}"
+
+    def clean(self) -> None:
+        if self.event_data_store:
+            try:
+                store_id = event_data_store_id(self.event_data_store)
+            except ValueError:
+                raise ValidationError(
+                    {"event_data_store": "Not an event data store ARN or id."}
+                ) from None
+            if self.store_taken(store_id):
+                raise ValidationError(
+                    {"event_data_store": "This event data store belongs to another tenant."}
+                )
+        if self.enabled and not (self.event_data_store and self.region):
+            raise ValidationError("Lake polling needs an event data store and a region.")
+
+    def store_taken(self, store_id: str) -> bool:
+        """Whether another tenant reads the event data store ``store_id`` (ARN or bare id)."""
+        others = LakeSource.objects.exclude(tenant_id=self.tenant_id).exclude(event_data_store="")
+        for value in others.values_list("event_data_store", flat=True):
+            try:
+                if event_data_store_id(value) == store_id:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+
+def hash_secret(text: str) -> str:
+    """The stored form of an EventBridge secret (random, 256 bits: a plain SHA-256 suffices)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class EventBridgeSource(SourceHealth):
+    """A tenant's EventBridge API destination: the hashed secret and health."""
+
+    source = Source.EVENTBRIDGE
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="eventbridge_source"
+    )
+    secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "EventBridge source"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: EventBridge {'on' if self.enabled else 'off'}"
+
+    def secret_matches(self, text: str) -> bool:
+        """Constant-time comparison of a presented secret with the stored hash."""
+        return bool(self.secret_hash) and hmac.compare_digest(hash_secret(text), self.secret_hash)
+
+
+def new_eventbridge_secret() -> str:
+    """A fresh secret for the X-SGPortal-Secret header (shown once, stored hashed)."""
+    return f"sgpeb_{secrets.token_urlsafe(32)}"
+
+
+class TrailSource(SourceHealth):
+    """A tenant's organization trail: the SQS queue its S3 notifications reach, the read role,
+    and health (files read and skipped, dead letters)."""
+
+    source = Source.TRAIL
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="trail_source")
+    queue_url = models.URLField(
+        max_length=500, blank=True, help_text="SQS queue receiving the trail bucket's notices."
+    )
+    region = models.CharField(max_length=30, blank=True, validators=[region_validator])
+    read_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
+    bucket = models.CharField(
+        max_length=63, blank=True, help_text="The trail's bucket (for backfills)."
+    )
+    prefix = models.CharField(
+        max_length=500, blank=True, help_text="Key prefix of the trail's files, if any."
+    )
+    files_read = models.PositiveBigIntegerField(default=0, editable=False)
+    files_skipped = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Test events, digests and non-CloudTrail objects."
+    )
+
+    class Meta:
+        verbose_name = "Organization trail source"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue_url"],
+                condition=~models.Q(queue_url=""),
+                name="uniq_trail_queue",
+                violation_error_message="This queue is read for another tenant.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: trail {'on' if self.enabled else 'off'}"
+
+    def clean(self) -> None:
+        if self.enabled and not (self.queue_url and self.region):
+            raise ValidationError("Reading the trail needs a queue URL and a region.")
+
+
+class TrailDeadLetter(models.Model):
+    """A trail notice whose file failed on every try: parked here (and gone from the queue)
+    for an admin to look at, never dropped silently."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dead_letters")
+    message_id = models.CharField(max_length=100)
+    bucket = models.CharField(max_length=63, blank=True)
+    key = models.CharField(max_length=1024, blank=True)
+    receive_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="The SQS message as received.")
+    parked_at = models.DateTimeField()
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-parked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "message_id"], name="uniq_dead_letter")
+        ]
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.key else self.message_id
 
 
 class PollStatus(models.TextChoices):

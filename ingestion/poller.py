@@ -24,9 +24,10 @@ from django.utils import timezone
 from ingestion.lake import InvalidLakeSetting, LakeClient, LakeError, ResultPage, lake_client_for
 from ingestion.lake import build_query as build_lake_query
 from ingestion.locks import tenant_poll_lock
-from ingestion.models import LakeCursor, PollKind, PollRun, PollStatus, Source
+from ingestion.models import LakeSource, PollKind, PollRun, PollStatus, Source
 from ingestion.parser import parse_text
 from ingestion.pipeline import read_ahead
+from ingestion.sources import record_delivery, record_source_error
 from ingestion.store import (
     PreparedPage,
     StoreResult,
@@ -63,7 +64,7 @@ def scheduled_window(tenant: Tenant, now: datetime | None = None) -> tuple[datet
     """[watermark - overlap, now - safety lag), whole seconds (Lake's precision)."""
     now = now or timezone.now()
     end = (now - timedelta(seconds=settings.SGPORTAL_POLL_SAFETY_LAG_S)).replace(microsecond=0)
-    watermark = LakeCursor.objects.filter(tenant=tenant).values_list("watermark", flat=True).first()
+    watermark = LakeSource.objects.filter(tenant=tenant).values_list("watermark", flat=True).first()
     start = (watermark or end) - timedelta(seconds=settings.SGPORTAL_POLL_OVERLAP_S)
     return start, min(end, start + MAX_SCHEDULED_WINDOW)
 
@@ -75,7 +76,6 @@ def poll_tenant(
     start, end = scheduled_window(tenant, now)
     if start >= end:
         return None  # nothing new to read (overlap 0 and polled up to now)
-    LakeCursor.objects.get_or_create(tenant=tenant)
     run = poll_window(tenant, start, end, kind=PollKind.SCHEDULED, lake=lake)
     return run
 
@@ -84,7 +84,7 @@ def poll_tenant_locked(
     tenant_id: int, *, lake: LakeClient | None = None, now: datetime | None = None
 ) -> str:
     """poll_tenant under the tenant's Redis lock; "skipped" when another poll holds it."""
-    tenant = Tenant.objects.filter(pk=tenant_id, active=True, lake_enabled=True).first()
+    tenant = Tenant.objects.filter(pk=tenant_id, active=True, lake_source__enabled=True).first()
     if tenant is None:
         return GONE
     with tenant_poll_lock(tenant.pk) as acquired:
@@ -134,7 +134,7 @@ def poll_window(
         tenant=tenant, kind=kind, window_start=start, window_end=end, started_at=timezone.now()
     )
     try:
-        statement = build_lake_query(tenant.lake_event_data_store, start, end)
+        statement = build_lake_query(tenant.lake_source.event_data_store, start, end)
         lake = lake or lake_client_for(tenant, max_wait_s=settings.SGPORTAL_LAKE_MAX_WAIT_S)
         run.query_id = lake.start(statement)
         PollRun.objects.filter(pk=run.pk).update(query_id=run.query_id)
@@ -199,9 +199,16 @@ def _finish(run: PollRun, status: str, *, error: str = "") -> PollRun:
         )
         if status == PollStatus.SUCCEEDED and run.kind == PollKind.SCHEDULED:
             # Only forward: a slow run finishing after a newer one never moves it back.
-            LakeCursor.objects.filter(tenant_id=run.tenant_id).filter(
+            LakeSource.objects.filter(tenant_id=run.tenant_id).filter(
                 Q(watermark__isnull=True) | Q(watermark__lt=run.window_end)
             ).update(watermark=run.window_end)
+        record_delivery(LakeSource, run.tenant_id, events=run.rows_read, new=run.new_changes)
+        if status == PollStatus.SUCCEEDED:
+            LakeSource.objects.filter(tenant_id=run.tenant_id).update(
+                last_success_at=run.finished_at
+            )
+        else:
+            record_source_error(LakeSource, run.tenant_id, run.error or status)
     return run
 
 

@@ -1,8 +1,9 @@
 """Store parsed changes: one bulk insert per page that skips (tenant, eventID) already seen.
 
 Every source (Lake, EventBridge, S3 trail) ends here, so a record that arrives twice — from
-an overlapping poll window or from two sources — is stored once. New rows are announced
-with ``sgportal.events.changes_ingested`` after the transaction commits.
+an overlapping poll window or from two sources — is stored once; a record a *second* source
+delivers adds that source to the change's ``sources`` (one UPDATE, only for those rows). New
+rows are announced with ``sgportal.events.changes_ingested`` after the transaction commits.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from functools import partial
 
 import orjson
 from django.db import connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import SOURCE_BITS, ChangeStatus, SecurityGroupChange
 from ingestion.parser import ParsedChange
 from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
@@ -29,6 +31,7 @@ _FIELDS = [
 ]
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
 _STATUS = next(i for i, f in enumerate(_FIELDS) if f.name == "status")
+_EVENT_ID = next(i for i, f in enumerate(_FIELDS) if f.name == "event_id")
 
 # A spoke-role call is ours only when it matches a revert attempt sgportal made. Remediation
 # knows its attempts and registers the check at start-up (ingestion never imports it): a
@@ -50,6 +53,7 @@ class StoreResult:
     new_ids: list[int] = field(default_factory=list)
     duplicates: int = 0
     unparseable: int = 0
+    also_delivered: int = 0  # existing changes this source delivered for the first time
 
     @property
     def new(self) -> int:
@@ -69,6 +73,7 @@ class PreparedPage:
     be built in the read-ahead thread while the previous page is being written)."""
 
     tenant_id: int
+    source: str
     rows: list[list]
     received: int  # changes handed in, duplicates within the page included
     unparseable: int
@@ -92,6 +97,7 @@ def prepare_page(
     now = timezone.now()
     return PreparedPage(
         tenant_id=tenant_id,
+        source=source,
         rows=[_row(change, tenant_id, source, accounts, now) for change in unique.values()],
         received=len(changes),
         unparseable=sum(1 for c in unique.values() if c.parse_error),
@@ -138,8 +144,14 @@ def store_prepared(page: PreparedPage) -> StoreResult:
     batch = len(page.rows) if connection.vendor == "postgresql" else _BATCH_ROWS
     with transaction.atomic():
         _mark_own_calls(page)
+        stored: set[str] = set()
         for start in range(0, len(page.rows), batch):
-            result.new_ids.extend(_insert_ignoring_conflicts(page.rows[start : start + batch]))
+            for pk, event_id in _insert_ignoring_conflicts(page.rows[start : start + batch]):
+                result.new_ids.append(pk)
+                stored.add(event_id)
+        if len(stored) < len(page.rows):
+            seen = [row[_EVENT_ID] for row in page.rows if row[_EVENT_ID] not in stored]
+            result.also_delivered = _add_source(page.tenant_id, seen, page.source)
         if result.new_ids:
             transaction.on_commit(partial(_announce, page.tenant_id, list(result.new_ids)))
     result.duplicates = page.received - len(result.new_ids)
@@ -157,6 +169,17 @@ def store_changes(
     return store_prepared(page)
 
 
+def _add_source(tenant_id: int, event_ids: list[str], source: str) -> int:
+    """Record ``source`` on changes it delivered after another source; returns how many."""
+    bit = SOURCE_BITS[source]
+    return (
+        SecurityGroupChange.objects.filter(tenant_id=tenant_id, event_id__in=event_ids)
+        .alias(known=F("sources").bitand(bit))
+        .filter(known=0)
+        .update(sources=F("sources").bitor(bit))
+    )
+
+
 def _announce(tenant_id: int, change_ids: list[int]) -> None:
     """Send changes_ingested; a failing receiver is logged and never stops the ingestion
     (or the other receivers): the rows are stored and will not be announced again."""
@@ -169,6 +192,7 @@ def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, 
     values.update(
         tenant_id=tenant_id,
         source=source,
+        sources=SOURCE_BITS[source],
         account_id=accounts.get(change.aws_account_id),
         ingested_at=now,
         status_changed_at=None,
@@ -185,8 +209,9 @@ def _dumps(value) -> str:
         return json.dumps(value)
 
 
-def _insert_ignoring_conflicts(rows: list[list]) -> list[int]:
-    """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id: the new rows' ids."""
+def _insert_ignoring_conflicts(rows: list[list]) -> list[tuple[int, str]]:
+    """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id, event_id: the new
+    rows."""
     if connection.vendor == "postgresql":
         return _insert_postgresql(rows)
     return _insert_values(rows)
@@ -198,10 +223,11 @@ def _sql(select: str) -> str:
     columns = ", ".join(qn(f.column) for f in _FIELDS)
     conflict = f"ON CONFLICT ({qn('tenant_id')}, {qn('event_id')}) DO NOTHING"
     # Only identifiers from the model and %s placeholders: values travel as parameters.
-    return f"INSERT INTO {table} ({columns}) {select} {conflict} RETURNING {qn('id')}"
+    returning = f"{qn('id')}, {qn('event_id')}"
+    return f"INSERT INTO {table} ({columns}) {select} {conflict} RETURNING {returning}"
 
 
-def _insert_postgresql(rows: list[list]) -> list[int]:
+def _insert_postgresql(rows: list[list]) -> list[tuple[int, str]]:
     """One binary array parameter per column (unnest): a short, constant statement whatever
     the page size, bound server-side, so no value is quoted into the SQL text."""
     import psycopg
@@ -212,10 +238,10 @@ def _insert_postgresql(rows: list[list]) -> list[int]:
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, columns)
-        return [row[0] for row in cursor.fetchall()]
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
-def _insert_values(rows: list[list]) -> list[int]:
+def _insert_values(rows: list[list]) -> list[tuple[int, str]]:
     """Multi-row VALUES for the other backends (SQLite in development)."""
     placeholders = ", ".join(["%s"] * len(_FIELDS))
     sql = _sql("VALUES " + ", ".join([f"({placeholders})"] * len(rows)))
@@ -226,4 +252,4 @@ def _insert_values(rows: list[list]) -> list[int]:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        return [(row[0], row[1]) for row in cursor.fetchall()]

@@ -15,7 +15,7 @@ from sgportal.models import Tenant
 def poll_all_tenants() -> int:
     """Beat entry: one poll_tenant per active tenant with Lake enabled."""
     tenant_ids = list(
-        Tenant.objects.filter(active=True, lake_enabled=True).values_list("pk", flat=True)
+        Tenant.objects.filter(active=True, lake_source__enabled=True).values_list("pk", flat=True)
     )
     for tenant_id in tenant_ids:
         # A poll not started within one interval is dropped: the next tick covers it.

@@ -1,3 +1,13 @@
 """URLs of the ingestion app (included at the root)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from ingestion import views
+
+urlpatterns = [
+    path(
+        "ingest/eventbridge/<slug:tenant>/",
+        views.eventbridge_ingest,
+        name="ingest_eventbridge",
+    ),
+]

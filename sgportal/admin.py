@@ -10,7 +10,12 @@ from django.db import transaction
 from django.utils.html import format_html
 
 from sgportal import aws_roles
-from sgportal.admin_base import ReadOnlyTenantAdmin, TenantScopedAdmin, WriteOnlySecretsForm
+from sgportal.admin_base import (
+    ReadOnlyTenantAdmin,
+    TenantScopedAdmin,
+    WriteOnlySecretsForm,
+    audit_formset,
+)
 from sgportal.audit import record_audit, snapshot
 from sgportal.memberships import clean_grant_email, grant_membership
 from sgportal.models import (
@@ -57,11 +62,8 @@ class MembershipGrantForm(forms.ModelForm):
 class TenantForm(WriteOnlySecretsForm):
     """Tenant settings: secrets write-only; the Slack workspace comes from the bot token."""
 
-    secret_fields = ("slack_bot_token", "eventbridge_secret")
+    secret_fields = ("slack_bot_token",)
     slack_bot_token__clear = forms.BooleanField(label="Clear the Slack bot token", required=False)
-    eventbridge_secret__clear = forms.BooleanField(
-        label="Clear the EventBridge secret", required=False
-    )
 
     class Meta:
         model = Tenant
@@ -101,7 +103,6 @@ class TenantAdmin(TenantScopedAdmin):
         "slug",
         "name",
         "active",
-        "lake_enabled",
         "slack_status",
         "default_policy",
         "dry_run",
@@ -116,6 +117,9 @@ class TenantAdmin(TenantScopedAdmin):
         "created_at",
     ]
     actions = ["rotate_external_id", "check_roles"]
+    # Apps add their inlines and actions on the tenant page with ``extend_tenant_admin``
+    # (ingestion: its sources), so sgportal never imports them.
+    inlines: list = []
     fieldsets = [
         (
             None,
@@ -125,21 +129,9 @@ class TenantAdmin(TenantScopedAdmin):
             "AWS identity",
             {
                 "fields": ["external_id", "trust_policy"],
-                "description": "Every role you give sgportal (Lake read, hub, spoke) must "
+                "description": "Every role you give sgportal (Lake or trail read, hub, spoke) must "
                 "require this ExternalId in its trust policy; a role sgportal can assume "
                 "without it is refused. Rotate it with the action on the tenant list.",
-            },
-        ),
-        (
-            "CloudTrail Lake",
-            {
-                "fields": [
-                    "lake_enabled",
-                    "lake_event_data_store",
-                    "lake_region",
-                    "lake_owner_account_id",
-                    "lake_read_role_arn",
-                ]
             },
         ),
         ("Remediation", {"fields": ["hub_role_arn", "dry_run"]}),
@@ -158,7 +150,6 @@ class TenantAdmin(TenantScopedAdmin):
                 "(Slack's auth.test), never typed.",
             },
         ),
-        ("EventBridge", {"fields": ["eventbridge_secret", "eventbridge_secret__clear"]}),
         (None, {"fields": ["created_at"]}),
     ]
 
@@ -185,6 +176,11 @@ class TenantAdmin(TenantScopedAdmin):
             fields += ["slug", "active"]
         return fields
 
+    def save_formset(self, request, form, formset, change) -> None:
+        with transaction.atomic():
+            super().save_formset(request, form, formset, change)
+            audit_formset(request, formset)
+
     def has_add_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser
 
@@ -198,6 +194,18 @@ class TenantAdmin(TenantScopedAdmin):
             obj.slack_status = SlackStatus.OK if configured else SlackStatus.UNCONFIGURED
             obj.slack_error = ""
         super().save_model(request, obj, form, change)
+
+
+def extend_tenant_admin(*, inlines: tuple = (), actions: tuple = ()) -> None:
+    """Add an app's inlines and actions to the tenant page (idempotent)."""
+    TenantAdmin.inlines = [
+        *TenantAdmin.inlines,
+        *(i for i in inlines if i not in TenantAdmin.inlines),
+    ]
+    TenantAdmin.actions = [
+        *TenantAdmin.actions,
+        *(a for a in actions if a not in TenantAdmin.actions),
+    ]
 
 
 @admin.register(AwsAccount)

@@ -189,3 +189,51 @@ class WriteOnlySecretsForm(forms.ModelForm):
             for n, stored in self._stored.items()
             if n not in changed and cleaned.get(f"{n}__clear") and stored
         ]
+
+
+class TenantInline(admin.StackedInline):
+    """An inline on the tenant's page (one of its ingestion sources, say): shown and edited
+    only by an admin of that tenant — the parent TenantAdmin is scoped, and so is this."""
+
+    extra = 0
+    max_num = 1
+    can_delete = False
+
+    def _allowed(self, request, obj) -> bool:
+        if not is_tenant_admin(request):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        tenant_id = tenant_id_of(obj)
+        return Tenant.objects.filter(pk=tenant_id, pk__in=tenant_admin_ids(request)).exists()
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def audit_formset(request, formset) -> None:
+    """Audit what an inline formset saved (call after ``formset.save()``), in the tenant's
+    chain: created, changed (with the fields) and deleted rows."""
+    for obj in formset.new_objects:
+        _record(request, obj, AuditAction.CREATE, None, snapshot(obj))
+    for obj, changed in formset.changed_objects:
+        _record(request, obj, AuditAction.UPDATE, {"changed": changed}, snapshot(obj))
+    for obj in formset.deleted_objects:
+        _record(request, obj, AuditAction.DELETE, snapshot(obj), None)
+
+
+def _record(request, obj, action, before, after) -> None:
+    tenant_id = tenant_id_of(obj)
+    if tenant_id:
+        record_audit(
+            tenant_id, action, actor=request.user, via="admin", obj=obj, before=before, after=after
+        )

@@ -83,6 +83,31 @@ def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
         )
 
 
+def assume_tenant_role(
+    tenant: Tenant,
+    role_arn: str,
+    *,
+    purpose: str,
+    region: str | None = None,
+    session: boto3.session.Session | None = None,
+) -> boto3.session.Session:
+    """A session in ``role_arn`` assumed for the tenant with its ExternalId; a role found
+    assumable without it is refused (UnsafeRole). ``purpose`` names the session."""
+    refuse_unsafe_role(tenant, role_arn)
+    session = session or boto3.session.Session()
+    sts = session.client("sts", region_name=region, config=_CONFIG)
+    credentials = sts.assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=f"sgportal-{purpose}-{tenant.slug}"[:64],
+        ExternalId=tenant.external_id,
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def _sts(credentials: dict | None = None):
     return boto3.session.Session(**(credentials or {})).client("sts", config=_CONFIG)
 
@@ -140,12 +165,18 @@ def check_role(
     return check, credentials
 
 
+# Apps that assume more roles for a tenant (ingestion: the Lake and trail read roles) add
+# a function returning their ARNs, so the check covers them without sgportal importing them.
+read_role_finders: list = []
+
+
 def check_tenant_roles(tenant: Tenant) -> list[RoleCheck]:
-    """Check the Lake read role, the hub role and every active account's spoke role (through
-    the hub when there is one, as reverts assume it)."""
+    """Check the read roles (Lake, trail), the hub role and every active account's spoke role
+    (through the hub when there is one, as reverts assume it)."""
     checks = []
-    if tenant.lake_read_role_arn:
-        checks.append(check_role(tenant, tenant.lake_read_role_arn)[0])
+    for find in read_role_finders:
+        for role_arn in dict.fromkeys(find(tenant)):
+            checks.append(check_role(tenant, role_arn)[0])
     parent = None
     if tenant.hub_role_arn:
         hub, parent = check_role(tenant, tenant.hub_role_arn)

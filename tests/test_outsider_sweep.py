@@ -22,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from approvals.models import Decision, SlackMessage
 from approvals.webhooks.actions import create_webhook
 from approvals.webhooks.models import Webhook, WebhookDelivery
-from ingestion.models import LakeCursor, PollRun, SecurityGroupChange
+from ingestion.models import PollRun, SecurityGroupChange, TrailDeadLetter
 from remediation.models import InventoryRule, RevertAttempt
 from sgportal.admin import ScopedUserAdmin
 from sgportal.admin_base import TenantScopedAdmin
@@ -87,7 +87,9 @@ BUILDERS = {
     PollRun: lambda acme: PollRun.objects.create(
         tenant=acme["tenant"], window_start=NOW, window_end=NOW, started_at=NOW
     ),
-    LakeCursor: lambda acme: LakeCursor.objects.create(tenant=acme["tenant"], watermark=NOW),
+    TrailDeadLetter: lambda acme: TrailDeadLetter.objects.create(
+        tenant=acme["tenant"], message_id="m-sweep", key="AWSLogs/x.json.gz", parked_at=NOW
+    ),
     Decision: lambda acme: DecisionFactory(change=_change(acme)),
     SlackMessage: lambda acme: SlackMessageFactory(change=_change(acme)),
     RevertAttempt: lambda acme: RevertAttempt.objects.create(
@@ -291,6 +293,28 @@ def _slack_interactions(client, acme, change):
     with override_settings(SLACK_SIGNING_SECRET="sweep-signing-secret"):
         response = client.post("/slack/interactions/", {"payload": "{}"})
     assert response.status_code == 401
+
+
+@url_check("ingest_eventbridge")
+def _ingest_eventbridge(client, acme, change):
+    # Globex's own valid secret against Acme's URL: the same 401 as a wrong one, nothing stored.
+    from ingestion.models import EventBridgeSource
+    from ingestion.sources import rotate_eventbridge_secret
+    from tests.ingestion.helpers import realworld
+
+    globex = Tenant.objects.get(slug="globex")
+    globex_secret = rotate_eventbridge_secret(globex, actor="sweep")
+    rotate_eventbridge_secret(acme["tenant"], actor="sweep")
+    EventBridgeSource.objects.update(enabled=True)
+    before = SecurityGroupChange.objects.count()
+    response = client.post(
+        f"/ingest/eventbridge/{acme['tenant'].slug}/",
+        realworld(17),
+        content_type="application/json",
+        headers={"X-SGPortal-Secret": globex_secret},
+    )
+    assert response.status_code == 401
+    assert SecurityGroupChange.objects.count() == before
 
 
 def _outsider_api(client, url, method="get", data=None):

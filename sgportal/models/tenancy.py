@@ -14,7 +14,6 @@ from django.db.models.functions import Lower
 
 from sgportal.fields import EncryptedTextField
 from sgportal.tenancy import Role, TenantScopedQuerySet
-from sgportal.validators import event_data_store_id
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -56,23 +55,7 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     active = models.BooleanField(default=True)
 
-    # CloudTrail Lake
-    lake_enabled = models.BooleanField(default=False)
-    lake_event_data_store = models.CharField(
-        max_length=300,
-        blank=True,
-        help_text="Event data store ARN or id of the organization's CloudTrail Lake store.",
-    )
-    lake_region = models.CharField(max_length=30, blank=True, validators=[region_validator])
-    lake_owner_account_id = models.CharField(
-        max_length=12,
-        blank=True,
-        validators=[account_id_validator],
-        help_text="Account that owns the event data store, when it is not the read role's.",
-    )
-    lake_read_role_arn = models.CharField(
-        max_length=600, blank=True, validators=[role_arn_validator]
-    )
+    # Ingestion sources (Lake, EventBridge, trail) live in ingestion: LakeSource, ...
 
     # Remediation: optional hub role in the security account, assumed before each spoke role.
     hub_role_arn = models.CharField(max_length=600, blank=True, validators=[role_arn_validator])
@@ -98,9 +81,6 @@ class Tenant(models.Model):
     )
     slack_error = models.TextField(blank=True)
 
-    # EventBridge API destination secret (header), stored encrypted.
-    eventbridge_secret = EncryptedTextField(blank=True)
-
     default_policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.REVIEW)
     decision_timeout_minutes = models.PositiveIntegerField(default=24 * 60)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -122,32 +102,6 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def clean(self) -> None:
-        if self.lake_event_data_store:
-            try:
-                store_id = event_data_store_id(self.lake_event_data_store)
-            except ValueError:
-                raise ValidationError(
-                    {"lake_event_data_store": "Not an event data store ARN or id."}
-                ) from None
-            if self.store_taken(store_id):
-                raise ValidationError(
-                    {"lake_event_data_store": "This event data store belongs to another tenant."}
-                )
-        if self.lake_enabled and not (self.lake_event_data_store and self.lake_region):
-            raise ValidationError("Lake polling needs an event data store and a region.")
-
-    def store_taken(self, store_id: str) -> bool:
-        """Whether another tenant reads the event data store ``store_id`` (ARN or bare id)."""
-        others = Tenant.objects.exclude(pk=self.pk).exclude(lake_event_data_store="")
-        for value in others.values_list("lake_event_data_store", flat=True):
-            try:
-                if event_data_store_id(value) == store_id:
-                    return True
-            except ValueError:
-                continue
-        return False
 
 
 class AwsAccount(models.Model):

@@ -10,12 +10,14 @@ STORE_ID = "4f1d2c3b-a5e6-4789-8abc-0d1e2f3a4b5c"
 @pytest.fixture
 def lake_tenant(tenant, account):
     """``tenant`` with Lake enabled; ``account`` (111111111111) has the SgGuardSpoke role."""
-    tenant.lake_enabled = True
-    tenant.lake_event_data_store = (
-        f"arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/{STORE_ID}"
+    from ingestion.models import LakeSource
+
+    LakeSource.objects.create(
+        tenant=tenant,
+        enabled=True,
+        event_data_store=f"arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/{STORE_ID}",
+        region="us-east-1",
     )
-    tenant.lake_region = "us-east-1"
-    tenant.save()
     return tenant
 
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from ingestion import poller
 from ingestion.lake import build_query
-from ingestion.models import LakeCursor, PollKind, PollRun, PollStatus
+from ingestion.models import LakeSource, PollKind, PollRun, PollStatus
 from ingestion.models import SecurityGroupChange as Change
 from tests.ingestion.helpers import expect_query, record, results_page, stubbed_lake, with_event_id
 
@@ -53,8 +53,7 @@ def test_it_refuses_a_tenant_without_a_store(tenant):
 
 
 def test_a_one_off_poll_needs_lake_polling_enabled(lake_tenant):
-    lake_tenant.lake_enabled = False
-    lake_tenant.save()
+    LakeSource.objects.filter(tenant=lake_tenant).update(enabled=False)
     with pytest.raises(CommandError, match="Lake polling is off for tenant 'acme'"):
         run("--tenant", "acme")
     assert PollRun.objects.count() == 0
@@ -64,7 +63,7 @@ def test_it_backfills_a_range_window_by_window_without_moving_the_watermark(
     lake_tenant, monkeypatch
 ):
     lake, stubber, _ = stubbed_lake()
-    store = lake_tenant.lake_event_data_store
+    store = lake_tenant.lake_source.event_data_store
     hours = [datetime(2026, 9, 14, h, 0, tzinfo=UTC) for h in (8, 9, 10)]
     ends = [*hours[1:], datetime(2026, 9, 14, 10, 30, tzinfo=UTC)]
     pages = [
@@ -97,7 +96,7 @@ def test_it_backfills_a_range_window_by_window_without_moving_the_watermark(
     assert [r.status for r in runs] == [PollStatus.SUCCEEDED] * 3
     assert [(r.new_changes, r.duplicates) for r in runs] == [(3, 0), (2, 0), (1, 1)]
     assert Change.objects.count() == 6
-    assert not LakeCursor.objects.filter(tenant=lake_tenant).exclude(watermark=None).exists()
+    assert not LakeSource.objects.filter(tenant=lake_tenant).exclude(watermark=None).exists()
 
 
 def test_a_failed_backfill_window_makes_the_command_fail(lake_tenant, monkeypatch):
@@ -115,7 +114,7 @@ def test_without_a_range_it_polls_once_and_moves_the_watermark(lake_tenant, monk
     with stubber, time_machine.travel(NOW, tick=False):
         out, _ = run("--tenant", "acme")
     assert out.strip() == "acme: succeeded"
-    assert LakeCursor.objects.get(tenant=lake_tenant).watermark == datetime(
+    assert LakeSource.objects.get(tenant=lake_tenant).watermark == datetime(
         2026, 9, 14, 11, 0, tzinfo=UTC
     )
 
@@ -135,4 +134,4 @@ def test_a_failed_live_poll_makes_the_command_fail(lake_tenant, monkeypatch, sta
         call_command("poll_lake", "--tenant", "acme", stdout=out, stderr=StringIO())
     assert out.getvalue().startswith("acme: ")
     assert PollRun.objects.get(tenant=lake_tenant).status != PollStatus.SUCCEEDED
-    assert not LakeCursor.objects.filter(tenant=lake_tenant).exclude(watermark=None).exists()
+    assert not LakeSource.objects.filter(tenant=lake_tenant).exclude(watermark=None).exists()

@@ -16,6 +16,7 @@ from ingestion.lake import (
     event_data_store_id,
     lake_client_for,
 )
+from ingestion.models import LakeSource
 from tests.ingestion.helpers import FIXTURES, QID, expect_query, load, stubbed_lake
 
 STORE_ARN = (
@@ -166,9 +167,12 @@ def test_it_passes_the_owner_account_of_a_delegated_store():
 def test_it_assumes_the_tenants_read_role_with_its_external_id(tenant):
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="LakeReader", AssumeRolePolicyDocument="{}")["Role"]
-    tenant.lake_read_role_arn = role["Arn"]
-    tenant.lake_region = "eu-west-1"
-    tenant.lake_owner_account_id = "333333333333"
+    LakeSource.objects.create(
+        tenant=tenant,
+        read_role_arn=role["Arn"],
+        region="eu-west-1",
+        owner_account_id="333333333333",
+    )
     seen = []
     session = boto3.session.Session(region_name="us-east-1")
     session.events.register(
@@ -190,7 +194,7 @@ def test_it_assumes_the_tenants_read_role_with_its_external_id(tenant):
 
 @mock_aws
 def test_it_uses_the_ambient_credentials_without_a_read_role(tenant):
-    tenant.lake_region = "us-east-1"
+    LakeSource.objects.create(tenant=tenant, region="us-east-1")
     seen = []
     session = boto3.session.Session(region_name="us-east-1")
     session.events.register(

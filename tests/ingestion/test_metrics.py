@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from ingestion.models import LakeCursor, Source
+from ingestion.models import LakeSource, Source
 from ingestion.parser import parse_text
 from ingestion.store import store_changes
 
 
 def test_it_exports_watermark_age_and_unparseable_counts(scrape_metrics, lake_tenant, other_tenant):
-    LakeCursor.objects.create(
-        tenant=lake_tenant, watermark=datetime(2026, 9, 14, 11, 0, tzinfo=UTC)
+    LakeSource.objects.filter(tenant=lake_tenant).update(
+        watermark=datetime(2026, 9, 14, 11, 0, tzinfo=UTC)
     )
     store_changes(lake_tenant, [parse_text("{oops"), parse_text("[1]")], source=Source.LAKE)
     with time_machine.travel(datetime(2026, 9, 14, 11, 2, tzinfo=UTC), tick=False):

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from ingestion.lake import build_query
-from ingestion.models import ChangeStatus, LakeCursor, PollKind, PollRun, PollStatus
+from ingestion.models import ChangeStatus, LakeSource, PollKind, PollRun, PollStatus
 from ingestion.models import SecurityGroupChange as Change
 from ingestion.poller import poll_tenant, poll_window
 from tests.ingestion.helpers import (
@@ -31,11 +31,11 @@ def _timing(settings):
 
 
 def set_watermark(tenant, moment):
-    LakeCursor.objects.update_or_create(tenant=tenant, defaults={"watermark": moment})
+    LakeSource.objects.filter(tenant=tenant).update(watermark=moment)
 
 
 def watermark(tenant):
-    return LakeCursor.objects.get(tenant=tenant).watermark
+    return LakeSource.objects.get(tenant=tenant).watermark
 
 
 def test_it_polls_the_fixture_pages_into_changes_and_advances_the_watermark(
@@ -100,7 +100,9 @@ def test_it_polls_the_fixture_pages_into_changes_and_advances_the_watermark(
 def expect_window(stubber, tenant, start: tuple, end: tuple, rows: list) -> None:
     """Expect one Lake query for exactly [start, end) (UTC date-time tuples), one page."""
     statement = build_query(
-        tenant.lake_event_data_store, datetime(*start, tzinfo=UTC), datetime(*end, tzinfo=UTC)
+        tenant.lake_source.event_data_store,
+        datetime(*start, tzinfo=UTC),
+        datetime(*end, tzinfo=UTC),
     )
     expect_query(stubber, [results_page(rows)], statement=statement)
 
@@ -212,15 +214,15 @@ def test_throttling_then_success_completes_the_poll(lake_tenant):
 
 
 def test_an_injected_event_data_store_is_refused_before_any_call(lake_tenant):
-    lake_tenant.lake_event_data_store = "x' OR eventName <> '"
-    lake_tenant.save()
+    LakeSource.objects.filter(tenant=lake_tenant).update(event_data_store="x' OR eventName <> '")
+    lake_tenant.refresh_from_db()
     lake, stubber, _ = stubbed_lake()  # no responses queued: any call would fail the test
     with stubber, time_machine.travel(NOW, tick=False):
         run = poll_tenant(lake_tenant, lake=lake)
     assert run.status == PollStatus.FAILED
     assert "not an event data store" in run.error
     assert run.query_id == ""
-    assert LakeCursor.objects.get(tenant=lake_tenant).watermark is None
+    assert LakeSource.objects.get(tenant=lake_tenant).watermark is None
 
 
 def test_the_first_poll_reads_the_overlap_before_now(lake_tenant):

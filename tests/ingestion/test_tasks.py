@@ -13,7 +13,7 @@ from django.db import connection
 
 from ingestion import poller, tasks
 from ingestion.locks import poll_lock_key, tenant_poll_lock
-from ingestion.models import LakeCursor, PollRun
+from ingestion.models import LakeSource, PollRun
 from ingestion.models import SecurityGroupChange as Change
 from ingestion.poller import poll_tenant_locked
 from tests.factories import TenantFactory
@@ -31,9 +31,8 @@ def redis_client():
 
 
 def test_it_fans_out_one_poll_per_active_lake_tenant(lake_tenant, other_tenant, monkeypatch):
-    TenantFactory(slug="sleepy", active=False, lake_enabled=True)
-    other_tenant.lake_enabled = False
-    other_tenant.save()
+    LakeSource.objects.create(tenant=TenantFactory(slug="sleepy", active=False), enabled=True)
+    LakeSource.objects.create(tenant=other_tenant, enabled=False)
     sent = []
     monkeypatch.setattr(
         tasks.poll_tenant,
@@ -56,8 +55,7 @@ def test_the_beat_entry_expires_and_names_the_fan_out_task(db):
 
 
 def test_a_poll_of_a_gone_or_disabled_tenant_does_nothing(lake_tenant):
-    lake_tenant.lake_enabled = False
-    lake_tenant.save()
+    LakeSource.objects.filter(tenant=lake_tenant).update(enabled=False)
     assert tasks.poll_tenant(lake_tenant.pk) == "gone"
     assert tasks.poll_tenant(987654) == "gone"
     assert PollRun.objects.count() == 0
@@ -74,7 +72,7 @@ def test_a_poll_skips_while_another_holds_the_tenant_lock(lake_tenant, redis_cli
             assert ttl_ms > settings.CELERY_TASK_TIME_LIMIT * 1000
             assert tasks.poll_tenant(lake_tenant.pk) == "skipped"
             assert PollRun.objects.count() == 0
-            assert not LakeCursor.objects.exclude(watermark=None).exists()
+            assert not LakeSource.objects.exclude(watermark=None).exists()
         assert redis_client.exists(poll_lock_key(lake_tenant.pk)) == 0
         assert tasks.poll_tenant(lake_tenant.pk) == "succeeded"
     assert PollRun.objects.count() == 1

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from sgportal.models import AuditAction, AuditEntry, AwsAccount, Membership, SlackIdentity
 from sgportal.tenancy import Role
+from tests.admin_forms import changeform_data
 from tests.factories import SlackIdentityFactory, UserFactory
 
 User = get_user_model()
@@ -234,8 +235,7 @@ def test_the_same_form_lets_a_superuser_grant_superuser(client, superuser, admin
 def tenant_form(admin_client, tenant) -> dict:
     """The tenant change form's current values, as a tenant admin would post them back."""
     page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
-    initial = page.context["adminform"].form.initial
-    data = {name: value for name, value in initial.items() if value not in (None, False)}
+    data = changeform_data(page)
     for read_only in ("slug", "active"):  # not editable by a tenant admin
         data.pop(read_only, None)
     return data

@@ -9,10 +9,12 @@ from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
 from ingestion.lake import lake_client_for
+from ingestion.models import LakeSource
 from remediation import aws, tasks
 from remediation.errors import RoleAssumptionDenied
 from sgportal import aws_roles
-from sgportal.models import AuditAction, AuditEntry, AwsAccount, RoleCheck, Tenant
+from sgportal.models import AuditAction, AuditEntry, AwsAccount, RoleCheck
+from tests.admin_forms import changeform_data
 from tests.factories import TenantFactory
 from tests.remediation.helpers import (
     authorized_ingress,
@@ -59,7 +61,7 @@ def test_a_tenant_admin_cannot_type_an_external_id(admin_client, tenant, other_t
     assert b"sts:ExternalId" in page.content
     form = page.context["adminform"].form
     assert "external_id" not in form.fields
-    data = {k: v for k, v in form.initial.items() if v not in (None, False)}
+    data = changeform_data(page)
     data.pop("slug", None), data.pop("active", None)
     data["external_id"] = other_tenant.external_id
     response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
@@ -111,18 +113,23 @@ def test_an_aws_account_belongs_to_one_tenant(admin_client, tenant, other_accoun
     ],
 )
 def test_an_event_data_store_belongs_to_one_tenant(admin_client, tenant, other_tenant, typed):
-    Tenant.objects.filter(pk=other_tenant.pk).update(
-        lake_event_data_store="a1b2c3d4-0000-1111-2222-333344445555"
+    LakeSource.objects.create(
+        tenant=other_tenant, event_data_store="a1b2c3d4-0000-1111-2222-333344445555"
     )
     page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
-    data = {k: v for k, v in page.context["adminform"].form.initial.items() if v}
+    data = changeform_data(page)
     data.pop("slug", None), data.pop("active", None)
-    data.update({"lake_event_data_store": typed, "lake_region": "eu-west-1"})
+    data.update(
+        {
+            "lake_source-TOTAL_FORMS": "1",
+            "lake_source-0-event_data_store": typed,
+            "lake_source-0-region": "eu-west-1",
+        }
+    )
     response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
     assert response.status_code == 200
     assert b"belongs to another tenant" in response.content
-    tenant.refresh_from_db()
-    assert tenant.lake_event_data_store == ""
+    assert not LakeSource.objects.filter(tenant=tenant).exists()
 
 
 @pytest.mark.django_db
@@ -160,8 +167,7 @@ def test_the_lake_read_role_is_refused_when_not_enforced(aws_env, tenant, trust_
     role = boto3.client("iam", region_name="us-east-1").create_role(
         RoleName="LakeReader", AssumeRolePolicyDocument="{}"
     )["Role"]
-    tenant.lake_read_role_arn = role["Arn"]
-    tenant.save()
+    LakeSource.objects.create(tenant=tenant, read_role_arn=role["Arn"])
     (check,) = aws_roles.check_tenant_roles(tenant)
     assert check.status == "not_enforced"
     with pytest.raises(aws_roles.UnsafeRole):

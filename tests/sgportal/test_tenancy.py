@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from ingestion.models import LakeSource
 from sgportal.models import AwsAccount, Membership, Tenant
 from sgportal.tenancy import Role, get_for_user, has_role, roles_at_least
 from tests.factories import AwsAccountFactory
@@ -110,9 +111,9 @@ def test_a_valid_account_passes_validation(tenant):
     ],
 )
 def test_tenants_refuse_a_malformed_event_data_store(tenant, store):
-    tenant.lake_event_data_store = store
+    source = LakeSource(tenant=tenant, event_data_store=store)
     with pytest.raises(ValidationError, match="event data store"):
-        tenant.full_clean()
+        source.full_clean()
 
 
 @pytest.mark.parametrize(
@@ -125,18 +126,17 @@ def test_tenants_refuse_a_malformed_event_data_store(tenant, store):
 def test_the_admin_and_the_poller_share_one_store_check(tenant, store, store_id):
     from ingestion.lake import event_data_store_id
 
-    tenant.lake_event_data_store = store
-    tenant.full_clean()
+    LakeSource(tenant=tenant, event_data_store=store).full_clean()
     assert event_data_store_id(store) == store_id
 
 
 def test_a_tenant_with_lake_needs_a_store_and_region(tenant):
-    tenant.lake_enabled = True
+    source = LakeSource(tenant=tenant, enabled=True)
     with pytest.raises(ValidationError, match="needs an event data store and a region"):
-        tenant.full_clean()
-    tenant.lake_event_data_store = (
+        source.full_clean()
+    source.event_data_store = (
         "arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/"
         "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
     )
-    tenant.lake_region = "us-east-1"
-    tenant.full_clean()
+    source.region = "us-east-1"
+    source.full_clean()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from ingestion.models import hash_secret
+from ingestion.sources import set_eventbridge_secret
 from sgportal.models import AuditEntry
+from tests.admin_forms import changeform_data
 
 
 @pytest.fixture
@@ -16,7 +19,7 @@ def admin_client(client, admin_user):
 
 def posted(admin_client, tenant, **changes) -> dict:
     page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/")
-    data = {k: v for k, v in page.context["adminform"].form.initial.items() if v}
+    data = changeform_data(page)
     data.pop("slug", None), data.pop("active", None)
     data.update(changes)
     return data
@@ -57,30 +60,26 @@ def test_a_token_slack_refuses_is_not_saved(admin_client, tenant, slack):
 
 def test_secrets_are_never_sent_back_to_the_browser(admin_client, tenant):
     tenant.slack_bot_token = "xoxb-TACME0001-stored-secret"
-    tenant.eventbridge_secret = "eb-stored-secret-value"
     tenant.save()
+    set_eventbridge_secret(tenant, "eb-stored-secret-value")
     page = admin_client.get(f"/admin/sgportal/tenant/{tenant.pk}/change/").content
     assert b"stored-secret" not in page
-    assert page.count(b"Set. Type a new value to replace it") == 2
+    assert hash_secret("eb-stored-secret-value").encode() not in page
+    assert page.count(b"Set. Type a new value to replace it") == 1
+    assert b"only its hash is kept" in page
 
 
 def test_an_empty_secret_input_keeps_the_stored_value_and_clear_empties_it(admin_client, tenant):
     tenant.slack_bot_token = "xoxb-TACME0001-keep-me"
-    tenant.eventbridge_secret = "eb-keep-me"
     tenant.save()
     assert save(admin_client, tenant, name="Acme Renamed").status_code == 302
     tenant.refresh_from_db()
-    assert (tenant.slack_bot_token, tenant.eventbridge_secret) == (
-        "xoxb-TACME0001-keep-me",
-        "eb-keep-me",
-    )
-    assert save(admin_client, tenant, eventbridge_secret__clear="on").status_code == 302
+    assert tenant.slack_bot_token == "xoxb-TACME0001-keep-me"
+    assert save(admin_client, tenant, slack_bot_token__clear="on").status_code == 302
     tenant.refresh_from_db()
-    assert (tenant.slack_bot_token, tenant.eventbridge_secret) == ("xoxb-TACME0001-keep-me", "")
+    assert tenant.slack_bot_token == ""
     entry = AuditEntry.objects.filter(tenant=tenant).latest("seq")
-    assert (
-        entry.before["eventbridge_secret"] == "********" and entry.after["eventbridge_secret"] == ""
-    )
+    assert entry.before["slack_bot_token"] == "********" and entry.after["slack_bot_token"] == ""
 
 
 def test_clearing_the_bot_token_forgets_the_workspace(admin_client, tenant):
@@ -99,8 +98,8 @@ def test_the_outsider_cannot_set_our_secrets(client, outsider, tenant):
     client.force_login(outsider)
     response = client.post(
         f"/admin/sgportal/tenant/{tenant.pk}/change/",
-        {"name": "x", "eventbridge_secret": "outsider-secret", "default_policy": "review"},
+        {"name": "x", "slack_bot_token": "xoxb-outsider", "default_policy": "review"},
     )
     assert response.status_code == 302  # "does not exist"
     tenant.refresh_from_db()
-    assert tenant.eventbridge_secret == "" and tenant.name == "Acme Corp"
+    assert tenant.slack_bot_token == "" and tenant.name == "Acme Corp"

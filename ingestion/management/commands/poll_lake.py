@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from ingestion.models import PollStatus
+from ingestion.models import LakeSource, PollStatus
 from ingestion.poller import backfill, poll_tenant_locked
 from sgportal.models import Tenant
 
@@ -89,15 +89,16 @@ class Command(BaseCommand):
             tenant = Tenant.objects.filter(slug=slug).first()
             if tenant is None:
                 raise CommandError(f"No tenant with slug {slug!r}.")
-            if not tenant.lake_event_data_store:
+            source = LakeSource.objects.filter(tenant=tenant).first()
+            if source is None or not source.event_data_store:
                 raise CommandError(f"Tenant {slug!r} has no CloudTrail Lake event data store.")
-            if not backfill and not (tenant.active and tenant.lake_enabled):
+            if not backfill and not (tenant.active and source.enabled):
                 raise CommandError(
-                    f"Lake polling is off for tenant {slug!r} (inactive or lake_enabled unset); "
+                    f"Lake polling is off for tenant {slug!r} (inactive or Lake not enabled); "
                     "a backfill (--since) still works."
                 )
             return [tenant]
-        tenants = list(Tenant.objects.filter(active=True, lake_enabled=True))
+        tenants = list(Tenant.objects.filter(active=True, lake_source__enabled=True))
         if not tenants:
             raise CommandError("No active tenant has CloudTrail Lake enabled.")
         return tenants

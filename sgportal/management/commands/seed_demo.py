@@ -48,9 +48,14 @@ class Command(BaseCommand):
                 "slack_team_id": DEMO_TEAM,
                 "slack_channel_id": DEMO_CHANNEL,
                 "slack_bot_token": "xoxb-demo-token",
-                "eventbridge_secret": "demo-eventbridge-secret",
             },
         )
+        # The demo's EventBridge endpoint takes this fixed secret (demo only; a real
+        # tenant's secret is generated and shown once). Imported here: sgportal never
+        # depends on ingestion outside this demo command.
+        from ingestion.sources import set_eventbridge_secret
+
+        set_eventbridge_secret(tenant, "demo-eventbridge-secret")
         for account_id, name, regions in DEMO_ACCOUNTS:
             AwsAccount.objects.update_or_create(
                 tenant=tenant,

@@ -1,0 +1,114 @@
+"""Action functions of the ingestion sources: health bookkeeping, the EventBridge secret,
+and reconciliation figures (which source delivered what)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from ingestion.models import (
+    SOURCE_BITS,
+    EventBridgeSource,
+    LakeSource,
+    SecurityGroupChange,
+    Source,
+    SourceHealth,
+    TrailSource,
+    hash_secret,
+    new_eventbridge_secret,
+)
+from sgportal.audit import record_audit
+from sgportal.models import AuditAction, Tenant
+
+SOURCE_MODELS: dict[str, type[SourceHealth]] = {
+    Source.LAKE: LakeSource,
+    Source.EVENTBRIDGE: EventBridgeSource,
+    Source.TRAIL: TrailSource,
+}
+
+
+def record_delivery(
+    model: type[SourceHealth], tenant_id: int, *, events: int, new: int, **counters: int
+) -> None:
+    """Count what a source delivered (``counters``: extra counter fields to add to)."""
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "events_delivered": F("events_delivered") + events,
+        "new_changes": F("new_changes") + new,
+        **{name: F(name) + n for name, n in counters.items() if n},
+    }
+    if events:
+        values["last_delivery_at"] = now
+    model.objects.filter(tenant_id=tenant_id).update(**values)
+
+
+def record_source_error(model: type[SourceHealth], tenant_id: int, error: str) -> None:
+    """Note a source's latest error (shown on the tenant page)."""
+    model.objects.filter(tenant_id=tenant_id).update(
+        last_error=error[:5000], last_error_at=timezone.now()
+    )
+
+
+def rotate_eventbridge_secret(tenant: Tenant, *, actor: Any, via: str = "admin") -> str:
+    """Give the tenant a new EventBridge secret, audited; returns it (shown once: only its
+    hash is kept). The previous secret stops working at once."""
+    secret = new_eventbridge_secret()
+    with transaction.atomic():
+        source, _ = EventBridgeSource.objects.select_for_update().get_or_create(tenant=tenant)
+        had_secret = bool(source.secret_hash)
+        source.secret_hash = hash_secret(secret)
+        source.secret_set_at = timezone.now()
+        source.save(update_fields=["secret_hash", "secret_set_at"])
+        record_audit(
+            tenant,
+            AuditAction.UPDATE,
+            actor=actor,
+            via=via,
+            obj=source,
+            object_repr=f"{tenant}: EventBridge secret {'rotated' if had_secret else 'set'}",
+            before={"secret": "set" if had_secret else "unset"},
+            after={"secret": "set", "secret_set_at": source.secret_set_at.isoformat()},
+        )
+    return secret
+
+
+def set_eventbridge_secret(tenant: Tenant, secret: str) -> EventBridgeSource:
+    """Store a known secret's hash (the demo's fixed secret); enables the source."""
+    source, _ = EventBridgeSource.objects.update_or_create(
+        tenant=tenant,
+        defaults={
+            "enabled": True,
+            "secret_hash": hash_secret(secret),
+            "secret_set_at": timezone.now(),
+        },
+    )
+    return source
+
+
+def only_delivered_by(tenant_id: int) -> dict[str, int]:
+    """Per source: how many of the tenant's changes it alone delivered (what the others
+    dropped, or have not delivered yet)."""
+    bits = {bit: source for source, bit in SOURCE_BITS.items()}
+    rows = (
+        SecurityGroupChange.objects.filter(tenant_id=tenant_id, sources__in=list(bits))
+        .values("sources")
+        .annotate(n=Count("id"))
+    )
+    found = {bits[row["sources"]]: row["n"] for row in rows}
+    return {source: found.get(source, 0) for source in SOURCE_BITS}
+
+
+def read_role_arns(tenant: Tenant) -> list[str]:
+    """The read roles the tenant's sources have sgportal assume (checked with the others by
+    ``sgportal.aws_roles.check_tenant_roles``)."""
+    roles = []
+    for model in (LakeSource, TrailSource):
+        roles += (
+            model.objects.filter(tenant=tenant)
+            .exclude(read_role_arn="")
+            .values_list("read_role_arn", flat=True)
+        )
+    return roles
