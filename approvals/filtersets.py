@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from ingestion.lake import EVENT_NAMES
-from ingestion.models import ChangeStatus, SecurityGroupChange, Source
+from ingestion.models import ChangeStatus, EventName, SecurityGroupChange, Source
 
 
 class ChangeFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=ChangeStatus.choices)
     source = filters.MultipleChoiceFilter(choices=Source.choices)
-    event_name = filters.MultipleChoiceFilter(choices=[(n, n) for n in EVENT_NAMES])
+    event_name = filters.MultipleChoiceFilter(choices=EventName.choices)
     account = filters.NumberFilter(field_name="account_id", help_text="AwsAccount id (the API's).")
     account_id = filters.CharFilter(field_name="aws_account_id", help_text="12-digit AWS id.")
     region = filters.CharFilter()

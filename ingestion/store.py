@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from ingestion.parser import ParsedChange
+from sgportal import db
 from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
 
@@ -135,7 +136,7 @@ def store_prepared(page: PreparedPage) -> StoreResult:
     result = StoreResult(unparseable=page.unparseable)
     if not page.rows:
         return result
-    batch = len(page.rows) if connection.vendor == "postgresql" else _BATCH_ROWS
+    batch = len(page.rows) if db.is_postgresql() else _BATCH_ROWS
     with transaction.atomic():
         _mark_own_calls(page)
         for start in range(0, len(page.rows), batch):
@@ -187,7 +188,7 @@ def _dumps(value) -> str:
 
 def _insert_ignoring_conflicts(rows: list[list]) -> list[int]:
     """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id: the new rows' ids."""
-    if connection.vendor == "postgresql":
+    if db.is_postgresql():
         return _insert_postgresql(rows)
     return _insert_values(rows)
 

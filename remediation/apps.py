@@ -6,7 +6,7 @@ class RemediationConfig(AppConfig):
     verbose_name = "Remediation"
 
     def ready(self) -> None:
-        from approvals.describe import register_rule_lookup
+        from approvals.wording import register_rule_lookup
         from ingestion.store import register_own_call_check
         from remediation import inventory, metrics, ownership, receivers, schedules
         from sgportal import events

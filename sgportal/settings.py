@@ -260,10 +260,13 @@ SGPORTAL_POLL_OVERLAP_S = env_int("SGPORTAL_POLL_OVERLAP_S", 900, minimum=0)
 # --- Slack ----------------------------------------------------------------------------
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api/")
+# Where a Slack interaction's response_url may point: a host (HTTPS) or a full origin
+# (scheme://host:port, e.g. the Slack stand-in's in tests and the demo).
+SLACK_RESPONSE_URL_HOSTS = env_list("SLACK_RESPONSE_URL_HOSTS", ["hooks.slack.com"])
 
 # --- AWS ------------------------------------------------------------------------------
-# boto3 reads AWS_ENDPOINT_URL itself; we read it only to show it in health output.
-AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+# AWS_ENDPOINT_URL is boto3's own variable (a moto server in tests and the demo); boto3
+# reads it from the environment, so there is no setting for it here.
 # The AWS principal sgportal's workers run as, shown in the trust policy tenants paste
 # (sgportal.aws_roles.trust_policy); a placeholder until the operator sets it.
 SGPORTAL_AWS_PRINCIPAL = env_str(
@@ -354,10 +357,6 @@ REMEDIATION_MAX_TRIES = env_int("SGPORTAL_REVERT_MAX_TRIES", 5, minimum=1)
 REMEDIATION_ACCOUNT_CONCURRENCY = env_int("SGPORTAL_REVERT_CONCURRENCY_PER_ACCOUNT", 2, minimum=1)
 # How long a slot held by a killed worker blocks its account.
 REMEDIATION_SLOT_TTL_S = env_int("SGPORTAL_REVERT_SLOT_TTL_S", 300, minimum=10)
-# Test only, inert unless DEBUG: a marker file path; the worker pauses once after an EC2 call.
-REMEDIATION_TEST_PAUSE_AFTER_EC2_CALL = (
-    env_str("SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL") if DEBUG else None
-)
 # Redis visibility timeout override (tests use a few seconds to see redelivery quickly);
 # the unacked sweep then runs every min(10, timeout) seconds instead of kombu's ~100 s.
 _visibility_timeout = env_int("SGPORTAL_BROKER_VISIBILITY_TIMEOUT_S", 0, minimum=0)

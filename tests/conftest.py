@@ -141,12 +141,13 @@ def client_hooks():
 
 @pytest.fixture
 def slack(settings):
-    """The Slack stand-in (approvals.slack_standin) as SLACK_API_URL; a token
+    """The Slack stand-in (devtools.slack_standin) as SLACK_API_URL; a token
     ``xoxb-<TEAM>-…`` belongs to workspace <TEAM> in its auth.test."""
-    from approvals.slack_standin import SlackStandin
+    from devtools.slack_standin import SlackStandin
 
     with SlackStandin() as standin:
         settings.SLACK_API_URL = standin.base_url
+        settings.SLACK_RESPONSE_URL_HOSTS = ["hooks.slack.com", standin.origin]
         yield standin
 
 

@@ -6,10 +6,9 @@ after commit, so the answer comes well inside Slack's 3 seconds.
 
 from __future__ import annotations
 
-import contextlib
 import json
 
-from django.db import DatabaseError, OperationalError, connection
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -18,7 +17,7 @@ from approvals import tasks
 from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
-from sgportal import publish
+from sgportal import db, publish
 
 # Slack gives up after 3 s: a click never waits longer than this for a row another
 # transaction holds (the change, the audit chain head); it is told to click again instead.
@@ -30,21 +29,13 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _handle_within_deadline(payload: dict) -> Reply:
-    postgres = connection.vendor == "postgresql"
     try:
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        return handle_interaction(payload)
+        with db.lock_timeout(LOCK_TIMEOUT):
+            return handle_interaction(payload)
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         return Reply("busy", BUSY)
-    finally:
-        if postgres:  # the connection outlives the request: leave its default in place
-            # A connection too broken to RESET is discarded by Django at the request's end.
-            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
 
 
 @csrf_exempt

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from approvals import policy
 from approvals.models import SlackMessage, SlackMessageStatus
-from approvals.slack.delivery import not_leased, slack_usable
+from approvals.slack.delivery import not_leased, why_slack_unusable
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal import publish
 from sgportal.models import Tenant
@@ -128,7 +128,7 @@ def _in_usable_tenants(messages):
     """Only messages of active tenants whose Slack can be used now."""
     messages = messages.filter(change__tenant__active=True)
     tenant_ids = set(messages.values_list("change__tenant_id", flat=True).distinct())
-    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not slack_usable(t)]
+    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not why_slack_unusable(t)]
     return messages.filter(change__tenant_id__in=usable)
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from approvals import resume, tasks
+from approvals import sweeps, tasks
 from approvals.actions import decide
 from approvals.models import SlackMessage
 from approvals.slack import delivery
@@ -212,7 +212,7 @@ def test_a_sweep_repairs_nothing_twice_across_kinds(
     """A change whose policy step is lost and is then repaired is not also a 'lost post'."""
     ChangeFactory(account=account)
     with later(minutes=11), django_capture_on_commit_callbacks(execute=True):
-        counts = resume.resume_notifications(STALE_AFTER_S)
+        counts = sweeps.resume_notifications(STALE_AFTER_S)
     assert counts == {"policy": 1, "lost_posts": 0, "skipped": 0, "stale_updates": 0}
     assert len(slack.calls_to("chat.postMessage")) == 1
 
