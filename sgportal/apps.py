@@ -6,4 +6,4 @@ class SgportalConfig(AppConfig):
     verbose_name = "Tenancy and audit"
 
     def ready(self) -> None:
-        from sgportal import people, signals  # noqa: F401
+        from sgportal import people, receivers  # noqa: F401

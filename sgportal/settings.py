@@ -379,3 +379,35 @@ REMEDIATION_STALE_AFTER_S = env_int(
     "SGPORTAL_REVERT_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + 5 * 60, minimum=60
 )
 REMEDIATION_UNCLAIMED_AFTER_S = env_int("SGPORTAL_REVERT_UNCLAIMED_AFTER_S", 300, minimum=60)
+
+# --- Beat schedule (issue 11) -----------------------------------------------------------
+# django-celery-beat's DatabaseScheduler writes these rows when beat starts (update or
+# create by name): schedule, task and expiry follow the environment on every restart, while
+# an operator's ``enabled`` flag (set in admin) is never touched. A tick not picked up
+# within one interval expires (``expire_seconds`` is django-celery-beat's name for Celery's
+# ``expires``).
+
+
+def beat_entry(task: str, seconds: int) -> dict:
+    """A beat entry running ``task`` every ``seconds``, expiring after one interval."""
+    return {
+        "task": task,
+        "schedule": timedelta(seconds=seconds),
+        "options": {"expires": seconds, "expire_seconds": seconds},
+    }
+
+
+CELERY_BEAT_SCHEDULE = {
+    "poll CloudTrail Lake (all tenants)": beat_entry(
+        "ingestion.tasks.poll_all_tenants", SGPORTAL_POLL_INTERVAL_S
+    ),
+    "write signed audit checkpoints (all tenants)": beat_entry(
+        "sgportal.tasks.audit_checkpoint", AUDIT_CHECKPOINT_INTERVAL_S
+    ),
+    "send lost or skipped Slack notifications (approvals)": beat_entry(
+        "approvals.tasks.resume_notifications", NOTIFY_SWEEP_INTERVAL_S
+    ),
+    "resume lost reverts (remediation)": beat_entry(
+        "remediation.tasks.resume_stale_attempts", REMEDIATION_SWEEP_INTERVAL_S
+    ),
+}

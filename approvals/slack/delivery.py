@@ -32,6 +32,9 @@ from sgportal.models import AuditAction, SlackStatus, Tenant
 
 log = logging.getLogger(__name__)
 
+# The tasks behind these actions, enqueued by name (approvals.tasks imports this module).
+POST_TASK = "approvals.tasks.post_slack_message"
+UPDATE_TASK = "approvals.tasks.update_slack_message"
 # A post whose slot is further away than this is re-enqueued with a countdown instead of
 # holding a worker while it sleeps.
 MAX_INLINE_WAIT_S = 1.5
@@ -67,8 +70,6 @@ def why_slack_unusable(tenant: Tenant) -> str | None:
 
 def queue_notification(change: SecurityGroupChange) -> SlackMessage:
     """Create the change's message row and post it after commit (once per change)."""
-    from approvals import tasks
-
     message, created = SlackMessage.objects.get_or_create(
         change=change, defaults={"due_at": timezone.now()}
     )
@@ -81,7 +82,7 @@ def queue_notification(change: SecurityGroupChange) -> SlackMessage:
         )
         return message
     message_id = message.pk
-    transaction.on_commit(lambda: publish.enqueue(tasks.post_slack_message, [message_id]))
+    transaction.on_commit(lambda: publish.enqueue(POST_TASK, [message_id]))
     return message
 
 
@@ -90,9 +91,7 @@ def queue_refresh(change_id: int) -> None:
 
     The task looks the message up itself, so a decision costs the request no extra query.
     """
-    from approvals import tasks
-
-    transaction.on_commit(lambda: publish.enqueue(tasks.update_slack_message, [change_id]))
+    transaction.on_commit(lambda: publish.enqueue(UPDATE_TASK, [change_id]))
 
 
 def not_leased(now) -> Q:

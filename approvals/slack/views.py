@@ -13,7 +13,6 @@ from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from approvals import tasks
 from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
@@ -52,6 +51,6 @@ def interactions(request: HttpRequest) -> JsonResponse:
         # block_actions ignore the response body, so the note also goes via response_url.
         response_url = payload.get("response_url") if isinstance(payload, dict) else None
         if isinstance(response_url, str) and response_url_allowed(response_url):
-            publish.enqueue(tasks.send_ephemeral, [response_url, reply.text])
+            publish.enqueue("approvals.tasks.send_ephemeral", [response_url, reply.text])
         body.update(response_type="ephemeral", replace_original=False, text=reply.text)
     return JsonResponse(body)

@@ -190,9 +190,9 @@ def test_a_tenant_without_slack_keeps_its_messages_skipped(tenant, slack, accoun
 def test_the_sweep_is_a_beat_entry(db):
     from django_celery_beat.models import PeriodicTask
 
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
     entry = PeriodicTask.objects.get(task="approvals.tasks.resume_notifications")
     assert entry.interval.every == 120
 

@@ -99,9 +99,9 @@ def test_it_resumes_reverts_whose_task_was_lost(aws_env, account, approver, eage
 def test_it_schedules_the_sweep_in_beat():
     from django_celery_beat.models import PeriodicTask
 
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
 
     entry = PeriodicTask.objects.get(task=tasks.RESUME_STALE)
     assert entry.interval.every == 60
