@@ -265,15 +265,17 @@ def definition_of(rule: Rule | dict) -> dict:
 def traffic_key(rule: Rule | dict) -> tuple:
     """What identifies a rule's traffic (not its direction, id or description). IPv6 is
     compared case-insensitively: EC2 and CloudTrail may spell the same CIDR differently."""
-    d = definition_of(rule)
+    get = rule.get if isinstance(rule, dict) else rule.__getattribute__
+    protocol = normalize_protocol(get("protocol"))
+    ports = (None, None) if protocol == "-1" else (_port(get("from_port")), _port(get("to_port")))
+    cidr_ipv6 = get("cidr_ipv6")
     return (
-        d["protocol"],
-        d["from_port"],
-        d["to_port"],
-        d["cidr_ipv4"],
-        d["cidr_ipv6"].lower() if d["cidr_ipv6"] else None,
-        d["prefix_list_id"],
-        d["referenced_group_id"],
+        protocol,
+        *ports,
+        get("cidr_ipv4") or None,
+        cidr_ipv6.lower() if cidr_ipv6 else None,
+        get("prefix_list_id") or None,
+        get("referenced_group_id") or None,
     )
 
 
