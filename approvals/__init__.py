@@ -7,5 +7,6 @@
   (per-channel pacing in Redis), ``verify`` (signature), ``interactions`` + ``views``
   (POST /slack/interactions/), ``links`` (signed one-time Slack identity links).
 - ``views``: the web queue (/changes/), detail page with decision buttons, link confirmation.
-- ``slack_standin``: a local Slack Web API for tests and ``make demo``.
+- ``wording``: a change in words and its severity (Slack and web say the same thing).
+- ``sweeps``: the beat job that sends notifications whose task was lost.
 """

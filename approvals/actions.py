@@ -15,12 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals.models import Decision, Verdict, Via
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import REVERTED_STATUSES, ChangeStatus, SecurityGroupChange
+from ingestion.status import claim
 from sgportal import events
 from sgportal.audit import actor_name_of, record_audit
 from sgportal.models import AuditAction
-
-REVERTED_STATUSES = (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED)
 
 
 class DecisionError(Exception):
@@ -121,10 +120,7 @@ def _record(change, *, verdict, via, user, actor_name, reason, now):
         else:
             before_status = ChangeStatus.PENDING
             after_status = _target_status(verdict, via)
-            claimed = SecurityGroupChange.objects.filter(
-                pk=change.pk, status=ChangeStatus.PENDING
-            ).update(status=after_status, status_changed_at=now)
-            if not claimed:
+            if not claim(change.pk, [ChangeStatus.PENDING], after_status, now=now):
                 _refuse(change.pk, verdict)
         decision = Decision.objects.create(
             change_id=change.pk,

@@ -6,7 +6,6 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
-        from approvals import metrics, receivers, schedules  # noqa: F401
+        from approvals import metrics, receivers  # noqa: F401
 
         metrics.register()
-        schedules.add_periodic_tasks()

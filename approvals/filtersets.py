@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from ingestion.lake import EVENT_NAMES
-from ingestion.models import ChangeStatus, SecurityGroupChange, Source
+from ingestion.models import ChangeStatus, EventName, SecurityGroupChange, Source
 from sgportal.api.filters import UtcIsoDateTimeFilter
 
 
@@ -14,7 +13,7 @@ class ChangeFilterSet(filters.FilterSet):
     # DISTINCT over every column made PostgreSQL sort the whole match (bench/api.py).
     status = filters.MultipleChoiceFilter(choices=ChangeStatus.choices, distinct=False)
     source = filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
-    event_name = filters.MultipleChoiceFilter(choices=[(n, n) for n in EVENT_NAMES], distinct=False)
+    event_name = filters.MultipleChoiceFilter(choices=EventName.choices, distinct=False)
     account = filters.NumberFilter(field_name="account_id", help_text="AwsAccount id (the API's).")
     account_id = filters.CharFilter(field_name="aws_account_id", help_text="12-digit AWS id.")
     region = filters.CharFilter()

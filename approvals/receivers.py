@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from approvals import tasks
 from approvals.slack.delivery import queue_refresh, record_revert_outcome
 from sgportal import events, publish
 
@@ -13,7 +12,7 @@ from sgportal import events, publish
 def on_changes_ingested(sender, tenant_id: int, change_ids: list[int], **kwargs) -> None:
     # One task per stored page: the ingesting process never waits on Slack or decisions.
     if change_ids:
-        publish.enqueue(tasks.apply_policy, [tenant_id, [int(pk) for pk in change_ids]])
+        publish.enqueue("approvals.tasks.apply_policy", [tenant_id, [int(pk) for pk in change_ids]])
 
 
 @receiver(events.change_decided, dispatch_uid="approvals.refresh_on_decision")

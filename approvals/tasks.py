@@ -68,12 +68,12 @@ def send_ephemeral(response_url: str, text: str) -> str:
 
 @shared_task
 def resume_notifications() -> dict[str, int]:
-    """Beat: send the notifications that never went out (see approvals.resume)."""
+    """Beat: send the notifications that never went out (see approvals.sweeps)."""
     from django.conf import settings
 
-    from approvals import resume
+    from approvals import sweeps
 
-    return resume.resume_notifications(settings.NOTIFY_STALE_AFTER_S)
+    return sweeps.resume_notifications(settings.NOTIFY_STALE_AFTER_S)
 
 
 @shared_task(acks_late=True)

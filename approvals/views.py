@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from approvals import describe
+from approvals import wording
 from approvals.actions import DecisionError, decide
 from approvals.models import SlackLinkNonce, Verdict, Via
 from approvals.slack.links import LinkError, link_slack_identity, read_link_token
@@ -43,10 +43,10 @@ def change_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "change": change,
-            "severity": describe.severity_of(change),
-            "rules": describe.rules_in_words(change, limit=3),
+            "severity": wording.severity_of(change),
+            "rules": wording.rules_in_words(change, limit=3),
             "more": max(0, len(change.rules or []) - 3),
-            "account": describe.account_of(change),
+            "account": wording.account_of(change),
         }
         for change in page
     ]
@@ -68,13 +68,13 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "approvals/change_detail.html",
         {
             "change": change,
-            "severity": describe.severity_of(change),
-            "rules": describe.rules_in_words(change),
-            "deny_effect": describe.deny_effect(change),
-            "deny_reverts": describe.deny_reverts(change),
-            "account": describe.account_of(change),
-            "group": describe.group_of(change),
-            "tool": describe.tool_of(change),
+            "severity": wording.severity_of(change),
+            "rules": wording.rules_in_words(change),
+            "deny_effect": wording.deny_effect(change),
+            "deny_reverts": wording.deny_reverts(change),
+            "account": wording.account_of(change),
+            "group": wording.group_of(change),
+            "tool": wording.tool_of(change),
             "decisions": change.decisions.order_by("decided_at"),
             "slack_message": getattr(change, "slack_message", None),
             "can_decide": can_decide,

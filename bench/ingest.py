@@ -106,6 +106,8 @@ def run_child(n: int, page_size: int) -> dict:
     from sgportal.models import AwsAccount, Tenant
 
     tenant = Tenant.objects.create(slug=f"bench-{n}", name=f"Bench {n}")  # a fresh tenant
+    # An AWS account belongs to one tenant: the earlier run's tenant lets go of them.
+    AwsAccount.objects.filter(account_id__in=ACCOUNTS[:10]).delete()
     for account_id in ACCOUNTS[:10]:
         AwsAccount.objects.create(
             tenant=tenant,

@@ -1,6 +1,6 @@
 """Deny -> confirmed revert latency through a real Celery worker against a moto server.
 
-    scripts/with-services /work/main/.venv/bin/python bench/revert_latency.py [-n 50]
+    scripts/with-services .venv/bin/python bench/revert_latency.py [-n 50]
 
 For each of N rules: authorize it in a member account (moto server, assumed spoke role),
 store the change and a deny decision, send ``change_decided`` (as approvals does) and wait

@@ -1,6 +1,6 @@
 """Benchmark: POST /slack/interactions/ latency under 50 concurrent, properly signed clicks.
 
-    scripts/with-services /work/main/.venv/bin/python bench/slack_clicks.py [--rounds 3]
+    scripts/with-services .venv/bin/python bench/slack_clicks.py [--rounds 3]
 
 Against the PostgreSQL and Redis that ``scripts/with-services`` starts: migrates, seeds a
 tenant with N pending changes (each with its Slack message) and N linked approvers, starts

@@ -31,6 +31,33 @@ class ChangeStatus(models.TextChoices):
     UNPARSEABLE = "unparseable", "Could not be parsed"
 
 
+# Every move of a stored change's status, and who makes it. A change starts as pending,
+# informational, ours or unparseable (the parser and the store); from there only these
+# moves exist, each made by ``ingestion.status.claim`` (a conditional UPDATE).
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    # approvals.actions.decide: a verdict on a pending change.
+    ChangeStatus.PENDING: frozenset(
+        {ChangeStatus.APPROVED, ChangeStatus.AUTO_APPROVED, ChangeStatus.DENIED}
+    ),
+    # remediation.attempts.start_revert: a worker claims the denial.
+    ChangeStatus.DENIED: frozenset({ChangeStatus.REVERTING}),
+    # remediation.attempts.finish: the revert's confirmed outcome; a dry run leaves the
+    # change denied again.
+    ChangeStatus.REVERTING: frozenset(
+        {
+            ChangeStatus.REVERTED,
+            ChangeStatus.AUTO_REVERTED,
+            ChangeStatus.REVERT_FAILED,
+            ChangeStatus.DENIED,
+        }
+    ),
+    # remediation.attempts.finish: an undone revert leaves the change approved.
+    ChangeStatus.REVERTED: frozenset({ChangeStatus.APPROVED}),
+    ChangeStatus.AUTO_REVERTED: frozenset({ChangeStatus.APPROVED}),
+}
+REVERTED_STATUSES = (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED)
+
+
 class Source(models.TextChoices):
     LAKE = "lake", "CloudTrail Lake"
     EVENTBRIDGE = "eventbridge", "EventBridge"
@@ -46,6 +73,33 @@ SOURCE_BITS = {Source.LAKE: 1, Source.EVENTBRIDGE: 2, Source.TRAIL: 4, Source.MA
 def source_names(mask: int) -> list[str]:
     """The sources named by a ``sources`` bit mask, in Source order."""
     return [source for source, bit in SOURCE_BITS.items() if mask & bit]
+
+
+class EventName(models.TextChoices):
+    """The CloudTrail events sgportal handles (also the EC2 operations that revert them)."""
+
+    AUTHORIZE_INGRESS = "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress"
+    AUTHORIZE_EGRESS = "AuthorizeSecurityGroupEgress", "AuthorizeSecurityGroupEgress"
+    REVOKE_INGRESS = "RevokeSecurityGroupIngress", "RevokeSecurityGroupIngress"
+    REVOKE_EGRESS = "RevokeSecurityGroupEgress", "RevokeSecurityGroupEgress"
+    MODIFY_RULES = "ModifySecurityGroupRules", "ModifySecurityGroupRules"
+    CREATE_GROUP = "CreateSecurityGroup", "CreateSecurityGroup"
+    DELETE_GROUP = "DeleteSecurityGroup", "DeleteSecurityGroup"
+
+
+# Event name -> the direction of the rules it adds / removes.
+AUTHORIZE_EVENTS = {EventName.AUTHORIZE_INGRESS: "ingress", EventName.AUTHORIZE_EGRESS: "egress"}
+REVOKE_EVENTS = {EventName.REVOKE_INGRESS: "ingress", EventName.REVOKE_EGRESS: "egress"}
+# Events that change rules: denying one makes sgportal change the group back.
+REVERTIBLE_EVENTS = frozenset({*AUTHORIZE_EVENTS, *REVOKE_EVENTS, EventName.MODIFY_RULES})
+# Events about a whole group: informational unless a policy says otherwise, never reverted.
+GROUP_EVENTS = frozenset({EventName.CREATE_GROUP, EventName.DELETE_GROUP})
+# Events whose record states rules as they are after the call (seed the rule inventory).
+SEEDING_EVENTS = {
+    EventName.AUTHORIZE_INGRESS: "added",
+    EventName.AUTHORIZE_EGRESS: "added",
+    EventName.MODIFY_RULES: "modified",
+}
 
 
 # --- API feed positions (issue 14; see docs/api.md "Exactly once") -----------------------

@@ -30,29 +30,24 @@ from typing import Any
 
 import orjson
 
-from ingestion.models import ChangeStatus
-from ingestion.rules import Rule
+from ingestion.models import (
+    AUTHORIZE_EVENTS,
+    GROUP_EVENTS,
+    REVOKE_EVENTS,
+    ChangeStatus,
+    EventName,
+)
+from ingestion.rules import PORTED_PROTOCOLS, PROTOCOL_NAMES, Rule, traffic_key
 
-AUTHORIZE_INGRESS = "AuthorizeSecurityGroupIngress"
-AUTHORIZE_EGRESS = "AuthorizeSecurityGroupEgress"
-REVOKE_INGRESS = "RevokeSecurityGroupIngress"
-REVOKE_EGRESS = "RevokeSecurityGroupEgress"
-MODIFY_RULES = "ModifySecurityGroupRules"
-CREATE_GROUP = "CreateSecurityGroup"
-DELETE_GROUP = "DeleteSecurityGroup"
-
+MODIFY_RULES = EventName.MODIFY_RULES
+CREATE_GROUP = EventName.CREATE_GROUP
+DELETE_GROUP = EventName.DELETE_GROUP
+# Event name -> (what happened to its rules, their direction).
 RULE_EVENTS = {
-    AUTHORIZE_INGRESS: ("added", "ingress"),
-    AUTHORIZE_EGRESS: ("added", "egress"),
-    REVOKE_INGRESS: ("removed", "ingress"),
-    REVOKE_EGRESS: ("removed", "egress"),
+    **{name: ("added", direction) for name, direction in AUTHORIZE_EVENTS.items()},
+    **{name: ("removed", direction) for name, direction in REVOKE_EVENTS.items()},
 }
-EVENT_NAMES = (*RULE_EVENTS, MODIFY_RULES, CREATE_GROUP, DELETE_GROUP)
-INFORMATIONAL_EVENTS = {CREATE_GROUP, DELETE_GROUP}
-
-# IP protocol numbers EC2 reports by name.
-_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
-_PORTED_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6"}
+INFORMATIONAL_EVENTS = GROUP_EVENTS
 
 # Field sizes of SecurityGroupChange: values are cut to fit so a hostile record cannot
 # make the bulk insert fail for the whole page.
@@ -455,12 +450,12 @@ def _permission_change(
     unknown = _items(response.get("unknownIpPermissionSet"))
     if unknown:
         missing = {
-            _rule_key(rule)
+            traffic_key(rule)
             for permission in unknown
             for rule in _permission_rules(permission, action=action, direction=direction)
         }
         rules = [
-            _with_extra(rule, not_found=True) if _rule_key(rule) in missing else rule
+            _with_extra(rule, not_found=True) if traffic_key(rule) in missing else rule
             for rule in rules
         ]
     return rules
@@ -587,7 +582,7 @@ def _match_rule_ids(
     if not response_items:
         return list(rules)
     result = list(rules)
-    keys = [_rule_key(rule) for rule in result]
+    keys = [traffic_key(rule) for rule in result]
     for item in response_items:
         if not isinstance(item, dict) or item.get("ipProtocol") is None:
             warn.append("dropped a response rule without a protocol")
@@ -596,7 +591,7 @@ def _match_rule_ids(
         if not any(reported[name] for name in _SOURCE_FIELDS):
             warn.append("dropped a response rule without a source")
             continue
-        key = _rule_key(reported)
+        key = traffic_key(reported)
         for index, rule in enumerate(result):
             if rule.rule_id is None and keys[index] == key:
                 result[index] = replace(
@@ -612,21 +607,6 @@ def _match_rule_ids(
             result.append(Rule(action=action, **reported))
             keys.append(key)
     return result
-
-
-def _rule_key(rule: Rule | dict) -> tuple:
-    """What identifies a rule's traffic (not its id or description), for matching."""
-    get = rule.get if isinstance(rule, dict) else rule.__getattribute__
-    cidr_ipv6 = get("cidr_ipv6")
-    return (
-        get("protocol"),
-        get("from_port"),
-        get("to_port"),
-        get("cidr_ipv4"),
-        cidr_ipv6.lower() if cidr_ipv6 else None,
-        get("prefix_list_id"),
-        get("referenced_group_id"),
-    )
 
 
 def _first_group_id(response: dict) -> str:
@@ -738,7 +718,7 @@ def _protocol(value: Any) -> str:
     text = _text(value).strip().lower()[:20]
     if text in {"", "-1"}:
         return "-1"
-    return _PROTOCOL_NAMES.get(text, text)
+    return PROTOCOL_NAMES.get(text, text)
 
 
 def _port(value: Any) -> int | None:
@@ -759,7 +739,7 @@ def _port(value: Any) -> int | None:
 
 
 def _ports(protocol: str, from_port: Any, to_port: Any) -> tuple[int | None, int | None]:
-    if protocol not in _PORTED_PROTOCOLS:
+    if protocol not in PORTED_PROTOCOLS:
         # All traffic (-1) or a protocol without ports (e.g. 50/ESP): EC2 ignores any
         # ports given and reports -1/-1, which says nothing more.
         return None, None

@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from ingestion.models import EventName
+
 _SOURCE_KEYS = {
     "IpRanges": ("ipRanges", "CidrIp", "cidrIp"),
     "Ipv6Ranges": ("ipv6Ranges", "CidrIpv6", "cidrIpv6"),
@@ -125,7 +127,7 @@ def authorize(
         "userIdentity": _identity(actor_arn, account_id, console=user_agent == "AWS Internal"),
         "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "ec2.amazonaws.com",
-        "eventName": "AuthorizeSecurityGroupEgress" if egress else "AuthorizeSecurityGroupIngress",
+        "eventName": (EventName.AUTHORIZE_EGRESS if egress else EventName.AUTHORIZE_INGRESS).value,
         "awsRegion": region,
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,

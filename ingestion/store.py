@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ingestion.models import SOURCE_BITS, ChangeStatus, SecurityGroupChange
 from ingestion.parser import ParsedChange
+from sgportal import db
 from sgportal.events import announce, changes_ingested
 from sgportal.models import AwsAccount, Tenant
 
@@ -141,7 +142,7 @@ def store_prepared(page: PreparedPage) -> StoreResult:
     result = StoreResult(unparseable=page.unparseable)
     if not page.rows:
         return result
-    batch = len(page.rows) if connection.vendor == "postgresql" else _BATCH_ROWS
+    batch = len(page.rows) if db.is_postgresql() else _BATCH_ROWS
     with transaction.atomic():
         _mark_own_calls(page)
         stored: set[str] = set()
@@ -212,7 +213,7 @@ def _dumps(value) -> str:
 def _insert_ignoring_conflicts(rows: list[list]) -> list[tuple[int, str]]:
     """INSERT ... ON CONFLICT (tenant, event_id) DO NOTHING RETURNING id, event_id: the new
     rows."""
-    if connection.vendor == "postgresql":
+    if db.is_postgresql():
         return _insert_postgresql(rows)
     return _insert_values(rows)
 

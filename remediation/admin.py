@@ -19,7 +19,6 @@ def _pretty(value) -> str:
 
 @admin.register(RevertAttempt)
 class RevertAttemptAdmin(ReadOnlyTenantAdmin):
-    tenant_path = "change__tenant"
     list_display = ["id", "change", "kind", "status", "outcome", "actor_name", "dry_run", "tries"]
     list_filter = ["kind", "status", "outcome", "dry_run"]
     search_fields = ["change__group_id", "change__event_id", "actor_name"]

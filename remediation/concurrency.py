@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
 
+from sgportal import db
 from sgportal.broker import broker_redis
 
 LOCK_BASE = 0x5347_0000_0000  # "SG": keeps our advisory keys apart from anyone else's
@@ -75,17 +75,7 @@ def account_slot(tenant_id: int, account_id: str) -> Iterator[None]:
 
 @contextmanager
 def attempt_lock(attempt_id: int) -> Iterator[None]:
-    if connection.vendor != "postgresql":
+    with db.try_advisory_lock(LOCK_BASE + attempt_id) as got:
+        if not got:
+            raise AttemptBusy(f"attempt {attempt_id} is being executed by another worker")
         yield
-        return
-    key = LOCK_BASE + attempt_id
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = cursor.fetchone()[0]
-    if not got:
-        raise AttemptBusy(f"attempt {attempt_id} is being executed by another worker")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])

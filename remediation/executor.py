@@ -10,13 +10,11 @@ with backoff; everything else *permanent* (``PermanentAwsError``), never retried
 from __future__ import annotations
 
 import logging
-import time
-from pathlib import Path
 
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
-from django.conf import settings
 
+from ingestion.rules import Rule
 from remediation import aws
 from remediation.errors import (
     DENIED_CODES,
@@ -25,7 +23,6 @@ from remediation.errors import (
     TransientAwsError,
     from_botocore,
 )
-from remediation.inventory import snapshot_items
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +72,20 @@ def describe_group(ec2: BaseClient, group_id: str, *, role_arn: str, account_id:
     return snapshot_items(items)
 
 
+def snapshot_items(describe_items: list[dict]) -> list[dict]:
+    """A JSON snapshot (rule id + definition) from DescribeSecurityGroupRules items."""
+    return sorted(
+        (
+            {
+                "rule_id": item["SecurityGroupRuleId"],
+                "definition": Rule.from_describe(item).definition(),
+            }
+            for item in describe_items
+        ),
+        key=lambda entry: entry["rule_id"],
+    )
+
+
 def group_exists(ec2: BaseClient, group_id: str, *, role_arn: str, account_id: str) -> bool:
     """Whether the group exists in this account (a describe of its rules cannot tell an
     empty group from a missing one)."""
@@ -87,23 +98,6 @@ def group_exists(ec2: BaseClient, group_id: str, *, role_arn: str, account_id: s
     except BotoCoreError as exc:
         raise from_botocore(exc) from exc
     return True
-
-
-def _pause_for_tests() -> None:
-    """Test-only: hold still after an EC2 call so a test can kill the worker mid-revert.
-
-    Active only when DEBUG is on and SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL names a marker
-    file that does not exist yet (so it pauses once): writes the marker and sleeps.
-    """
-    marker = getattr(settings, "REMEDIATION_TEST_PAUSE_AFTER_EC2_CALL", None)
-    if not marker or not settings.DEBUG:
-        return
-    path = Path(marker)
-    if path.exists():
-        return
-    path.write_text("paused after an EC2 call\n")
-    logger.warning("test pause after an EC2 call (marker %s)", path)
-    time.sleep(120)
 
 
 def run_calls(
@@ -137,5 +131,4 @@ def run_calls(
         entry["result"] = "ok"
         entry["request_id"] = response.get("ResponseMetadata", {}).get("RequestId", "")
         results.append(entry)
-        _pause_for_tests()
     return results

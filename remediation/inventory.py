@@ -7,25 +7,25 @@
 - ``seed_from_change`` records what a change's own record says (Authorize responses list
   the new rules and their ids; a Modify gives the new values), effective at the event time.
 - ``prior_definition`` is the definition a rule had just before a change.
+- ``refresh_groups`` seeds from changes and then describes each group they touch.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ingestion.models import SecurityGroupChange
-from remediation import rulesets
+from ingestion import rules
+from ingestion.models import SEEDING_EVENTS, EventName, SecurityGroupChange
+from remediation import aws, executor
+from remediation.errors import PermanentAwsError
 from remediation.models import InventoryRule, InventoryRuleVersion
 from sgportal.models import AwsAccount
 
-SEEDING_EVENTS = {
-    "AuthorizeSecurityGroupIngress": "added",
-    "AuthorizeSecurityGroupEgress": "added",
-    "ModifySecurityGroupRules": "modified",
-}
+logger = logging.getLogger("remediation")
 
 
 def _rule_row(
@@ -61,14 +61,14 @@ def observe(
     present: bool | None = None,
 ) -> InventoryRule:
     """Record that ``rule_id`` had ``definition`` at ``at``."""
-    definition = rulesets.from_rule_json(definition)
+    definition = rules.definition_of(definition)
     row = _rule_row(account, region, group_id, rule_id, definition, at)
     versions = list(row.versions.order_by("first_seen_at", "id"))
     in_effect = None
     for version in versions:
         if version.first_seen_at <= at:
             in_effect = version
-    if in_effect is not None and rulesets.same_definition(in_effect.definition, definition):
+    if in_effect is not None and rules.same_definition(in_effect.definition, definition):
         if at > in_effect.last_seen_at:
             in_effect.last_seen_at = at
             in_effect.save(update_fields=["last_seen_at"])
@@ -83,17 +83,6 @@ def observe(
     row.refreshed_at = max(at, row.refreshed_at)
     row.save(update_fields=["definition", "refreshed_at", "present"])
     return row
-
-
-def snapshot_items(describe_items: list[dict]) -> list[dict]:
-    """A JSON snapshot (rule id + definition) from DescribeSecurityGroupRules items."""
-    return sorted(
-        (
-            {"rule_id": item["SecurityGroupRuleId"], "definition": rulesets.from_describe(item)}
-            for item in describe_items
-        ),
-        key=lambda entry: entry["rule_id"],
-    )
 
 
 def record_snapshot(
@@ -114,8 +103,8 @@ def record_snapshot(
     unchanged = []
     for entry in snapshot:
         row = rows.get(entry["rule_id"])
-        definition = rulesets.from_rule_json(entry["definition"])
-        if row and row.refreshed_at <= at and rulesets.same_definition(row.definition, definition):
+        definition = rules.definition_of(entry["definition"])
+        if row and row.refreshed_at <= at and rules.same_definition(row.definition, definition):
             unchanged.append(row.pk)
         else:
             observe(account, region, group_id, entry["rule_id"], definition, at, present=True)
@@ -144,10 +133,10 @@ def seed_from_change(change: SecurityGroupChange) -> int:
     at = change.event_time or change.ingested_at
     count = 0
     for rule in change.rules:
-        definition = rulesets.from_rule_json(rule)
+        definition = rules.definition_of(rule)
         if rule.get("action") != action or not rule.get("rule_id"):
             continue
-        if not rulesets.is_complete(definition):
+        if not rules.is_complete(definition):
             continue
         observe(
             change.account,
@@ -178,3 +167,39 @@ def prior_definition(change: SecurityGroupChange, rule_id: str) -> dict | None:
         .first()
     )
     return version.definition if version else None
+
+
+def refresh_groups(change_ids: list[int]) -> int:
+    """Seed the inventory from the changes' records, then describe each group they touch."""
+    changes = list(
+        SecurityGroupChange.objects.filter(pk__in=change_ids, account__isnull=False)
+        .exclude(group_id="")
+        .select_related("tenant", "account")
+    )
+    groups = {}
+    for change in changes:
+        seed_from_change(change)
+        if change.account.spoke_role_arn and change.event_name != EventName.DELETE_GROUP:
+            groups[(change.account_id, change.region, change.group_id)] = change
+    refreshed = 0
+    for (_account_pk, region, group_id), change in groups.items():
+        account = change.account
+        try:
+            ec2 = aws.ec2_client(
+                change.tenant,
+                account,
+                region,
+                source_identity="sgportal-inventory",
+                session_name="sgportal-inventory",
+            )
+            snapshot = executor.describe_group(
+                ec2, group_id, role_arn=account.spoke_role_arn, account_id=account.account_id
+            )
+        except PermanentAwsError as exc:
+            logger.warning(
+                "inventory refresh of %s/%s/%s skipped: %s", account, region, group_id, exc
+            )
+            continue
+        record_snapshot(account, region, group_id, snapshot)
+        refreshed += 1
+    return refreshed

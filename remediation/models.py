@@ -115,7 +115,9 @@ class InventoryRule(models.Model):
     region = models.CharField(max_length=30)
     group_id = models.CharField(max_length=64)
     rule_id = models.CharField(max_length=64)
-    definition = models.JSONField(help_text="Normalized rule (see remediation.rulesets).")
+    definition = models.JSONField(
+        help_text="Normalized rule definition (see ingestion.rules.definition_of)."
+    )
     present = models.BooleanField(default=True, help_text="Seen in the group's last describe.")
     refreshed_at = models.DateTimeField()
 

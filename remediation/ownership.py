@@ -5,12 +5,12 @@ like one of ours (``sgportal-change-<id>`` / ``sgportal-undo-<id>``), hands the 
 A claim is ours only when a revert attempt sgportal made for that change, in the same
 tenant, account, region and group, sent that SourceIdentity and planned that call on those
 rules. Anything else made with the spoke role stays to be reviewed, at the highest severity
-(``approvals.describe.severity_of``). Registered with ``ingestion.store`` at start-up.
+(``approvals.wording.severity_of``). Registered with ``ingestion.store`` at start-up.
 """
 
 from __future__ import annotations
 
-from remediation import rulesets
+from ingestion import rules
 from remediation.models import RevertAttempt
 
 
@@ -35,8 +35,8 @@ def _planned(plan: dict) -> tuple[set[str], set[tuple]]:
     for item in plan.get("expect", []):
         if item.get("rule_id"):
             ids.add(item["rule_id"])
-        if rulesets.is_complete(item.get("definition") or {}):
-            keys.add(rulesets.match_key(item["definition"]))
+        if rules.is_complete(item.get("definition") or {}):
+            keys.add(rules.match_key(item["definition"]))
     for call in plan.get("calls", []):
         ids.update(call.get("params", {}).get("SecurityGroupRuleIds", []))
         for entry in call.get("params", {}).get("SecurityGroupRules", []):
@@ -59,12 +59,12 @@ def matches(attempt: RevertAttempt, claim: dict) -> bool:
     if claim.get("event_name") not in {call["operation"] for call in plan.get("calls", [])}:
         return False
     ids, keys = _planned(plan)
-    rules = claim.get("rules") or []
-    for rule in rules:
+    claimed = claim.get("rules") or []
+    for rule in claimed:
         if rule.get("rule_id") in ids:
             continue
-        definition = rulesets.from_rule_json(rule)
-        known = definition["direction"] and rulesets.is_complete(definition)
-        if not (known and rulesets.match_key(definition) in keys):
+        definition = rules.definition_of(rule)
+        known = definition["direction"] and rules.is_complete(definition)
+        if not (known and rules.match_key(definition) in keys):
             return False
-    return bool(rules)
+    return bool(claimed)

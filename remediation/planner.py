@@ -21,18 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingestion.models import SecurityGroupChange
-from remediation import rulesets
+from ingestion import rules
+from ingestion.models import AUTHORIZE_EVENTS, REVOKE_EVENTS, EventName, SecurityGroupChange
+from ingestion.rules import Rule
 
-AUTHORIZE = {"AuthorizeSecurityGroupIngress": "ingress", "AuthorizeSecurityGroupEgress": "egress"}
-REVOKE = {"RevokeSecurityGroupIngress": "ingress", "RevokeSecurityGroupEgress": "egress"}
-MODIFY = "ModifySecurityGroupRules"
+AUTHORIZE = AUTHORIZE_EVENTS
+REVOKE = REVOKE_EVENTS
+MODIFY = EventName.MODIFY_RULES
 NOT_REVERTIBLE = {
-    "CreateSecurityGroup": (
+    EventName.CREATE_GROUP: (
         "CreateSecurityGroup is not reverted: deleting a group can break the instances and "
         "rules that already use it. Delete it by hand if it must go."
     ),
-    "DeleteSecurityGroup": (
+    EventName.DELETE_GROUP: (
         "DeleteSecurityGroup cannot be reverted: a deleted group cannot be restored with the "
         "same id. Recreate it by hand if needed."
     ),
@@ -76,30 +77,36 @@ def _plan(group_id: str, calls: list[dict], expect: list[dict]) -> dict:
     }
 
 
+def _words(definition: dict) -> str:
+    """A definition in the portal's words, naming its direction (plans list both)."""
+    return Rule.from_definition(definition).words(explicit_direction=True)
+
+
 def _revoke(group_id: str, direction: str, definition: dict, rule_id: str | None) -> dict:
     operation = f"RevokeSecurityGroup{direction.capitalize()}"
-    text = rulesets.describe_text(definition) if rulesets.is_complete(definition) else direction
+    text = _words(definition) if rules.is_complete(definition) else direction
     if rule_id:
         params = {"GroupId": group_id, "SecurityGroupRuleIds": [rule_id]}
         return call(operation, params, f"revoke {text} ({rule_id})")
-    params = {"GroupId": group_id, "IpPermissions": [rulesets.ip_permission(definition)]}
+    permission = Rule.from_definition(definition).ip_permission()
+    params = {"GroupId": group_id, "IpPermissions": [permission]}
     return call(operation, params, f"revoke {text} (by permission)")
 
 
 def _authorize(group_id: str, definition: dict) -> dict:
     operation = f"AuthorizeSecurityGroup{definition['direction'].capitalize()}"
-    params = {"GroupId": group_id, "IpPermissions": [rulesets.ip_permission(definition)]}
-    return call(operation, params, f"authorize {rulesets.describe_text(definition)}")
+    permission = Rule.from_definition(definition).ip_permission()
+    params = {"GroupId": group_id, "IpPermissions": [permission]}
+    return call(operation, params, f"authorize {_words(definition)}")
 
 
 def _modify(group_id: str, rule_id: str, definition: dict) -> dict:
+    request = Rule.from_definition(definition).rule_request()
     params = {
         "GroupId": group_id,
-        "SecurityGroupRules": [
-            {"SecurityGroupRuleId": rule_id, "SecurityGroupRule": rulesets.rule_request(definition)}
-        ],
+        "SecurityGroupRules": [{"SecurityGroupRuleId": rule_id, "SecurityGroupRule": request}],
     }
-    return call(MODIFY, params, f"restore {rule_id} to {rulesets.describe_text(definition)}")
+    return call(MODIFY, params, f"restore {rule_id} to {_words(definition)}")
 
 
 def plan_revert(change: SecurityGroupChange, prior: PriorLookup) -> dict:
@@ -118,9 +125,9 @@ def plan_revert(change: SecurityGroupChange, prior: PriorLookup) -> dict:
         for rule in change.rules:
             if rule.get("action") != "added":
                 continue
-            definition = rulesets.from_rule_json({**rule, "direction": AUTHORIZE[name]})
+            definition = rules.definition_of({**rule, "direction": AUTHORIZE[name]})
             rule_id = rule.get("rule_id")
-            if not rule_id and not rulesets.is_complete(definition):
+            if not rule_id and not rules.is_complete(definition):
                 return not_revertible("a rule carries neither an id nor a definition", group_id)
             calls.append(_revoke(group_id, AUTHORIZE[name], definition, rule_id))
             expect.append({"state": "absent", "rule_id": rule_id, "definition": definition})
@@ -130,8 +137,8 @@ def plan_revert(change: SecurityGroupChange, prior: PriorLookup) -> dict:
         for rule in change.rules:
             if rule.get("action") != "removed":
                 continue
-            definition = rulesets.from_rule_json({**rule, "direction": REVOKE[name]})
-            if not rulesets.is_complete(definition):
+            definition = rules.definition_of({**rule, "direction": REVOKE[name]})
+            if not rules.is_complete(definition):
                 known = prior(rule["rule_id"]) if rule.get("rule_id") else None
                 if known is None:
                     missing = rule.get("rule_id") or "a rule without an id"
@@ -167,7 +174,7 @@ def resolve_rule_ids(plan: dict, snapshot: list[dict]) -> dict:
     """
     if not plan.get("revertible") or len(plan["calls"]) != len(plan["expect"]):
         return plan
-    ids = {rulesets.match_key(item["definition"]): item["rule_id"] for item in snapshot or []}
+    ids = {rules.match_key(item["definition"]): item["rule_id"] for item in snapshot or []}
     calls: list[dict] = []
     expect: list[dict] = []
     for planned, item in zip(plan["calls"], plan["expect"], strict=True):
@@ -176,7 +183,7 @@ def resolve_rule_ids(plan: dict, snapshot: list[dict]) -> dict:
             expect.append(item)
             continue
         definition = item["definition"]
-        rule_id = ids.get(rulesets.match_key(definition))
+        rule_id = ids.get(rules.match_key(definition))
         if rule_id is None:
             expect.append({**item, "state": "gone_before"})
             continue
@@ -201,21 +208,21 @@ def plan_undo(revert_plan: dict, before: list[dict], after: list[dict]) -> dict:
             if rule_id:
                 revoked = [before_ids[rule_id]] if rule_id in before_ids else []
             else:
-                key = rulesets.match_key(definition)
-                revoked = [d for d in before_ids.values() if rulesets.match_key(d) == key][:1]
+                key = rules.match_key(definition)
+                revoked = [d for d in before_ids.values() if rules.match_key(d) == key][:1]
             for original in revoked:
                 calls.append(_authorize(group_id, original))
                 expect.append({"state": "present", "rule_id": None, "definition": original})
         elif state == "present":
-            key = rulesets.match_key(definition)
+            key = rules.match_key(definition)
             for new_id, current in after_ids.items():
-                if new_id not in before_ids and rulesets.match_key(current) == key:
+                if new_id not in before_ids and rules.match_key(current) == key:
                     calls.append(_revoke(group_id, current["direction"], current, new_id))
                     expect.append({"state": "absent", "rule_id": new_id, "definition": current})
         elif (
             state == "matches"
             and rule_id in before_ids
-            and not rulesets.same_definition(before_ids[rule_id], definition)
+            and not rules.same_definition(before_ids[rule_id], definition)
         ):
             calls.append(_modify(group_id, rule_id, before_ids[rule_id]))
             expect.append(
@@ -229,19 +236,19 @@ def plan_undo(revert_plan: dict, before: list[dict], after: list[dict]) -> dict:
 def check(expect: list[dict], snapshot: list[dict]) -> list[str]:
     """What the snapshot contradicts in ``expect`` (empty when the plan took effect)."""
     by_id = _by_id(snapshot)
-    keys = {rulesets.match_key(d) for d in by_id.values()}
+    keys = {rules.match_key(d) for d in by_id.values()}
     problems = []
     for item in expect:
         state, rule_id, definition = item["state"], item.get("rule_id"), item["definition"]
-        text = rulesets.describe_text(definition) if rulesets.is_complete(definition) else rule_id
+        text = _words(definition) if rules.is_complete(definition) else rule_id
         if state == "absent" and rule_id and rule_id in by_id:
             problems.append(f"{rule_id} ({text}) is still present")
-        elif state == "absent" and not rule_id and rulesets.match_key(definition) in keys:
+        elif state == "absent" and not rule_id and rules.match_key(definition) in keys:
             problems.append(f"{text} is still present")
-        elif state == "present" and rulesets.match_key(definition) not in keys:
+        elif state == "present" and rules.match_key(definition) not in keys:
             problems.append(f"{text} is not present")
         elif state == "matches" and not (
-            rule_id in by_id and rulesets.same_definition(by_id[rule_id], definition)
+            rule_id in by_id and rules.same_definition(by_id[rule_id], definition)
         ):
             problems.append(f"{rule_id} does not hold {text}")
     return problems

@@ -1,4 +1,4 @@
-"""Signal receivers (connected in RemediationConfig.ready): the only way work reaches us.
+"""Signal receivers (imported by RemediationConfig.ready): the only way work reaches us.
 
 - ``change_decided``: a deny enqueues ``revert_change``; an undo_revert enqueues
   ``undo_revert``. Sent by approvals after the decision committed.
@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+from django.dispatch import receiver
+
 from approvals.models import Decision, Verdict
 from remediation import tasks
+from sgportal import events
 
 
+@receiver(events.change_decided, dispatch_uid="remediation.on_change_decided")
 def on_change_decided(
     sender, *, change_id: int, decision_id: int, verdict: str | None = None, **kwargs
 ) -> None:
@@ -23,6 +27,7 @@ def on_change_decided(
         tasks.enqueue(tasks.undo_revert, change_id, decision_id)
 
 
+@receiver(events.changes_ingested, dispatch_uid="remediation.on_changes_ingested")
 def on_changes_ingested(sender, *, tenant_id: int, change_ids: list[int], **kwargs) -> None:
     if change_ids:
         tasks.enqueue(tasks.refresh_inventory, [int(pk) for pk in change_ids])

@@ -1,8 +1,9 @@
-"""Celery tasks: thin wrappers that take primary keys and call remediation.actions.
+"""Celery tasks: thin wrappers that take primary keys and call remediation.attempts,
+``inventory`` and ``sweeps``.
 
-All three run on the remediation queue (``settings.REMEDIATION_QUEUE``); acks_late and
+They run on the remediation queue (``settings.REMEDIATION_QUEUE``); acks_late and
 reject-on-worker-lost are global, so a killed worker's task is redelivered, and the
-actions make that harmless. Only named transient errors are retried, with backoff and
+attempts make that harmless. Only named transient errors are retried, with backoff and
 jitter; when the tries run out the attempt is recorded as failed (never retried forever).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from remediation import actions
+from remediation import attempts, inventory, sweeps
 from remediation.concurrency import AccountBusy, AttemptBusy
 from remediation.errors import TransientAwsError
 from sgportal import publish
@@ -40,7 +41,7 @@ class RemediationTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         change_id = args[0] if args else kwargs.get("change_id")
         if change_id is not None:
-            actions.give_up_change(
+            attempts.give_up_change(
                 change_id,
                 f"the {self.name} task gave up: {type(exc).__name__}: {exc}",
                 type(exc).__name__,
@@ -51,19 +52,19 @@ def _run(start, change_id: int, decision_id: int | None) -> str | None:
     attempt = start(change_id, decision_id)
     if attempt is None:
         return None
-    return actions.execute_attempt(attempt)
+    return attempts.execute_attempt(attempt)
 
 
 @shared_task(name=REVERT_CHANGE, bind=True, base=RemediationTask, **_RETRY)
 def revert_change(self, change_id: int, decision_id: int | None = None) -> str | None:
     """Revert a denied change in its member account (idempotent; safe to redeliver)."""
-    return _run(actions.start_revert, change_id, decision_id)
+    return _run(attempts.start_revert, change_id, decision_id)
 
 
 @shared_task(name=UNDO_REVERT, bind=True, base=RemediationTask, **_RETRY)
 def undo_revert(self, change_id: int, decision_id: int | None = None) -> str | None:
     """Re-apply exactly what a revert removed (or remove what it re-added)."""
-    return _run(actions.start_undo, change_id, decision_id)
+    return _run(attempts.start_undo, change_id, decision_id)
 
 
 @shared_task(
@@ -75,14 +76,14 @@ def undo_revert(self, change_id: int, decision_id: int | None = None) -> str | N
 )
 def refresh_inventory(change_ids: list[int]) -> int:
     """Seed the rule inventory from these changes and describe the groups they touch."""
-    return actions.refresh_groups(change_ids)
+    return inventory.refresh_groups(change_ids)
 
 
 @shared_task(name=RESUME_STALE)
 def resume_stale_attempts() -> int:
     """Beat: re-enqueue reverts whose task was lost (broker restart, a dropped publish).
     Duplicates are harmless: the claim and the attempt lock make them no-ops."""
-    work = actions.stale_work(
+    work = sweeps.stale_work(
         settings.REMEDIATION_STALE_AFTER_S, settings.REMEDIATION_UNCLAIMED_AFTER_S
     )
     for kind, change_id, decision_id in work:

@@ -202,6 +202,7 @@ def main() -> int:
             "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any
             "AWS_DEFAULT_REGION": "us-east-1",
             "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
+            "SLACK_RESPONSE_URL_HOSTS": f"http://127.0.0.1:{slack_port}",
             "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET", "demo-signing-secret"),
             "SITE_URL": f"http://127.0.0.1:{web_port}",
             "DEBUG": "1",
@@ -227,8 +228,8 @@ def main() -> int:
             env,
         )
         sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env)
-        if has_module("approvals.slack_standin"):
-            standin = [PY, "-m", "approvals.slack_standin", "--port", str(slack_port)]
+        if has_module("devtools.slack_standin"):
+            standin = [PY, "-m", "devtools.slack_standin", "--port", str(slack_port)]
             sup.start("slack", standin, env)
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput"],

@@ -6,4 +6,4 @@ class SgportalConfig(AppConfig):
     verbose_name = "Tenancy and audit"
 
     def ready(self) -> None:
-        from sgportal import people, signals, sso  # noqa: F401
+        from sgportal import people, receivers, sso  # noqa: F401

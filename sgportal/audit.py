@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from sgportal import db
 from sgportal.context import current_request_id
 from sgportal.fields import EncryptedTextField
 from sgportal.models import AuditChainHead, AuditEntry, Tenant
@@ -54,12 +55,11 @@ def actor_name_of(actor: Any) -> str:
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
-    """A JSON-able dict of a model's concrete fields, with secrets masked."""
-    masked = set(getattr(obj, "audit_masked_fields", ()))
+    """A JSON-able dict of a model's concrete fields, with encrypted secrets masked."""
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         value = field.value_from_object(obj)
-        if field.name in masked or isinstance(field, EncryptedTextField):
+        if isinstance(field, EncryptedTextField):
             value = MASK if value else ""
         data[field.attname] = value
     return normalize_json(data)
@@ -215,7 +215,7 @@ def record_audit(
 
 
 def _append(entry: AuditEntry) -> None:
-    if connection.vendor == "postgresql":
+    if db.is_postgresql():
         _append_in_one_statement(entry)
     else:
         _append_with_orm(entry)

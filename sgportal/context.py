@@ -1,7 +1,8 @@
-"""Per-request (or per-task) context: who is acting and under which request id.
+"""Per-request context: the request id and the signed-in user, for code without ``request``.
 
-Set by ``RequestIdMiddleware`` for web requests and by tasks for their own work; read by
-the audit log so every entry is attributable without threading ``request`` everywhere.
+``RequestIdMiddleware`` sets the request id (the audit log stores it; outside a request an
+entry gets a fresh ``sys-`` id) and ``CurrentUserMiddleware`` the signed-in user (read by
+receivers such as the password-change audit). Tasks and commands set neither.
 """
 
 from __future__ import annotations

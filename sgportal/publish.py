@@ -63,8 +63,21 @@ class PublishInBackgroundMiddleware:
             return self.get_response(request)
 
 
+def task_named(name: str) -> Any:
+    """The registered task called ``name`` (importing the apps' task modules on first use),
+    so callers name a task instead of importing a later stage's tasks module."""
+    from sgportal.celery import app
+
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
 def enqueue(task: Any, args: list | tuple = (), kwargs: dict | None = None, **options) -> None:
-    """Send ``task`` to the broker with ``apply_async`` options (see the module doc)."""
+    """Send ``task`` (a task, or its name) to the broker with ``apply_async`` options (see
+    the module doc)."""
+    if isinstance(task, str):
+        task = task_named(task)
     if not _background.get() or task.app.conf.task_always_eager:
         task.apply_async(args=list(args), kwargs=kwargs or {}, **options)
         return

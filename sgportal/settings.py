@@ -322,10 +322,13 @@ SGPORTAL_POLL_OVERLAP_S = env_int("SGPORTAL_POLL_OVERLAP_S", 900, minimum=0)
 # --- Slack ----------------------------------------------------------------------------
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api/")
+# Where a Slack interaction's response_url may point: a host (HTTPS) or a full origin
+# (scheme://host:port, e.g. the Slack stand-in's in tests and the demo).
+SLACK_RESPONSE_URL_HOSTS = env_list("SLACK_RESPONSE_URL_HOSTS", ["hooks.slack.com"])
 
 # --- AWS ------------------------------------------------------------------------------
-# boto3 reads AWS_ENDPOINT_URL itself; we read it only to show it in health output.
-AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+# AWS_ENDPOINT_URL is boto3's own variable (a moto server in tests and the demo); boto3
+# reads it from the environment, so there is no setting for it here.
 # The AWS principal sgportal's workers run as, shown in the trust policy tenants paste
 # (sgportal.aws_roles.trust_policy); a placeholder until the operator sets it.
 SGPORTAL_AWS_PRINCIPAL = env_str(
@@ -423,10 +426,6 @@ REMEDIATION_MAX_TRIES = env_int("SGPORTAL_REVERT_MAX_TRIES", 5, minimum=1)
 REMEDIATION_ACCOUNT_CONCURRENCY = env_int("SGPORTAL_REVERT_CONCURRENCY_PER_ACCOUNT", 2, minimum=1)
 # How long a slot held by a killed worker blocks its account.
 REMEDIATION_SLOT_TTL_S = env_int("SGPORTAL_REVERT_SLOT_TTL_S", 300, minimum=10)
-# Test only, inert unless DEBUG: a marker file path; the worker pauses once after an EC2 call.
-REMEDIATION_TEST_PAUSE_AFTER_EC2_CALL = (
-    env_str("SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL") if DEBUG else None
-)
 # Redis visibility timeout override (tests use a few seconds to see redelivery quickly);
 # the unacked sweep then runs every min(10, timeout) seconds instead of kombu's ~100 s.
 _visibility_timeout = env_int("SGPORTAL_BROKER_VISIBILITY_TIMEOUT_S", 0, minimum=0)
@@ -449,3 +448,38 @@ REMEDIATION_STALE_AFTER_S = env_int(
     "SGPORTAL_REVERT_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + 5 * 60, minimum=60
 )
 REMEDIATION_UNCLAIMED_AFTER_S = env_int("SGPORTAL_REVERT_UNCLAIMED_AFTER_S", 300, minimum=60)
+
+# --- Beat schedule (issue 11) -----------------------------------------------------------
+# django-celery-beat's DatabaseScheduler writes these rows when beat starts (update or
+# create by name): schedule, task and expiry follow the environment on every restart, while
+# an operator's ``enabled`` flag (set in admin) is never touched. A tick not picked up
+# within one interval expires (``expire_seconds`` is django-celery-beat's name for Celery's
+# ``expires``).
+
+
+def beat_entry(task: str, seconds: int) -> dict:
+    """A beat entry running ``task`` every ``seconds``, expiring after one interval."""
+    return {
+        "task": task,
+        "schedule": timedelta(seconds=seconds),
+        "options": {"expires": seconds, "expire_seconds": seconds},
+    }
+
+
+CELERY_BEAT_SCHEDULE = {
+    "poll CloudTrail Lake (all tenants)": beat_entry(
+        "ingestion.tasks.poll_all_tenants", SGPORTAL_POLL_INTERVAL_S
+    ),
+    "write signed audit checkpoints (all tenants)": beat_entry(
+        "sgportal.tasks.audit_checkpoint", AUDIT_CHECKPOINT_INTERVAL_S
+    ),
+    "send lost or skipped Slack notifications (approvals)": beat_entry(
+        "approvals.tasks.resume_notifications", NOTIFY_SWEEP_INTERVAL_S
+    ),
+    "resume lost reverts (remediation)": beat_entry(
+        "remediation.tasks.resume_stale_attempts", REMEDIATION_SWEEP_INTERVAL_S
+    ),
+    "retry due webhook deliveries (webhooks)": beat_entry(
+        "approvals.webhooks.tasks.resume_deliveries", WEBHOOK_SWEEP_INTERVAL_S
+    ),
+}

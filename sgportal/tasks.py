@@ -1,4 +1,4 @@
-"""sgportal's Celery tasks (beat entries in sgportal.schedules)."""
+"""sgportal's Celery tasks (beat entries in settings.CELERY_BEAT_SCHEDULE)."""
 
 from __future__ import annotations
 

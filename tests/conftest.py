@@ -131,6 +131,20 @@ def aws_env(monkeypatch):
 
 
 @pytest.fixture
+def celery_eager():
+    """The suite's one way to run Celery tasks in-process (restored afterwards); yields the
+    app's conf. Failures do not propagate, so an eager Retry re-runs the task at once as a
+    worker would later; ``.get()`` on a result still raises a task's failure."""
+    from sgportal.celery import app as celery_app
+
+    keys = ("task_always_eager", "task_eager_propagates")
+    saved = {key: celery_app.conf.get(key) for key in keys}
+    celery_app.conf.update(task_always_eager=True, task_eager_propagates=False)
+    yield celery_app.conf
+    celery_app.conf.update(saved)
+
+
+@pytest.fixture
 def client_hooks():
     """Register botocore hooks on every client remediation.aws creates (the network edge)."""
     hooks = aws.client_hooks
@@ -141,12 +155,13 @@ def client_hooks():
 
 @pytest.fixture
 def slack(settings):
-    """The Slack stand-in (approvals.slack_standin) as SLACK_API_URL; a token
+    """The Slack stand-in (devtools.slack_standin) as SLACK_API_URL; a token
     ``xoxb-<TEAM>-…`` belongs to workspace <TEAM> in its auth.test."""
-    from approvals.slack_standin import SlackStandin
+    from devtools.slack_standin import SlackStandin
 
     with SlackStandin() as standin:
         settings.SLACK_API_URL = standin.base_url
+        settings.SLACK_RESPONSE_URL_HOSTS = ["hooks.slack.com", standin.origin]
         yield standin
 
 

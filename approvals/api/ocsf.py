@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 
-from approvals.describe import group_of, rule_in_words, severity_of
 from approvals.models import Decision, Verdict
+from approvals.wording import group_of, rule_in_words, severity_of
 from ingestion.models import ChangeStatus, SecurityGroupChange
 
 OCSF_VERSION = "1.5.0"
@@ -74,7 +74,7 @@ def _clean(data: dict) -> dict:
 
 
 def severity_id(change: SecurityGroupChange) -> int:
-    """Informational for calls that need no decision, else describe.severity_of (1..4) + 1."""
+    """Informational for calls that need no decision, else wording.severity_of (1..4) + 1."""
     if change.status in (ChangeStatus.INFORMATIONAL, ChangeStatus.OURS):
         return 1
     return severity_of(change).level + 1

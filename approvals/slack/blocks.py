@@ -12,7 +12,7 @@ import datetime as dt
 from django.conf import settings
 from django.urls import reverse
 
-from approvals import describe
+from approvals import wording
 from approvals.models import Decision, SlackMessage, Verdict
 from ingestion.models import ChangeStatus, SecurityGroupChange
 
@@ -53,18 +53,18 @@ def detail_url(change: SecurityGroupChange) -> str:
 
 def summary_text(change: SecurityGroupChange) -> str:
     """The plain-text fallback (notifications, screen readers)."""
-    severity = describe.severity_of(change)
+    severity = wording.severity_of(change)
     return _escape(
         f"{severity.label.capitalize()}: {change.event_name} on {change.group_id or '?'} "
-        f"in {describe.account_of(change)} / {change.region or '?'}"
+        f"in {wording.account_of(change)} / {change.region or '?'}"
     )
 
 
 def _rules_text(change: SecurityGroupChange) -> str:
-    rules = describe.rules_of(change)
+    rules = wording.rules_of(change)
     if not rules:
         return "_No rule details in this event._"
-    words = describe.rules_in_words(change, limit=MAX_RULES)
+    words = wording.rules_in_words(change, limit=MAX_RULES)
     lines = [f"• `{_escape(text)}`" for text in words]
     if len(rules) > MAX_RULES:
         lines.append(f"…and {len(rules) - MAX_RULES} more (see the web page)")
@@ -87,16 +87,16 @@ def _decision_text(decision: Decision) -> str:
 def build_blocks(message: SlackMessage) -> list[dict]:
     """The full message for the change in its current state."""
     change = message.change
-    severity = describe.severity_of(change)
+    severity = wording.severity_of(change)
     header = f"{severity.label.capitalize()}: {change.event_name}"[:150]
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Account*\n{_escape(describe.account_of(change))}"},
+                {"type": "mrkdwn", "text": f"*Account*\n{_escape(wording.account_of(change))}"},
                 {"type": "mrkdwn", "text": f"*Region*\n{_escape(change.region or '?')}"},
-                {"type": "mrkdwn", "text": f"*Group*\n{_escape(describe.group_of(change))}"},
+                {"type": "mrkdwn", "text": f"*Group*\n{_escape(wording.group_of(change))}"},
                 {"type": "mrkdwn", "text": f"*Severity*\n{severity.emoji} {severity.label}"},
             ],
         },
@@ -109,7 +109,7 @@ def build_blocks(message: SlackMessage) -> list[dict]:
                     "text": f"*Who*\n{_escape(change.actor_type or '?')}: "
                     f"`{_escape(change.actor_arn or '?')}`",
                 },
-                {"type": "mrkdwn", "text": f"*With*\n{_escape(describe.tool_of(change))}"},
+                {"type": "mrkdwn", "text": f"*With*\n{_escape(wording.tool_of(change))}"},
                 {"type": "mrkdwn", "text": f"*From IP*\n{_escape(change.source_ip or '?')}"},
                 {"type": "mrkdwn", "text": f"*When*\n{_when(change.event_time)}"},
             ],
@@ -127,7 +127,7 @@ def build_blocks(message: SlackMessage) -> list[dict]:
     ]
     decisions = list(change.decisions.order_by("decided_at"))
     if change.status == ChangeStatus.PENDING and not decisions:
-        reverts = describe.deny_reverts(change)
+        reverts = wording.deny_reverts(change)
         deny_label = "Deny (revert)" if reverts else "Deny"
         confirm_label = "Deny and revert" if reverts else "Deny"
         blocks.append(
@@ -152,7 +152,7 @@ def build_blocks(message: SlackMessage) -> list[dict]:
                             "title": {"type": "plain_text", "text": "Deny this change?"},
                             "text": {
                                 "type": "mrkdwn",
-                                "text": _escape(describe.deny_effect(change)),
+                                "text": _escape(wording.deny_effect(change)),
                             },
                             "confirm": {"type": "plain_text", "text": confirm_label},
                             "deny": {"type": "plain_text", "text": "Cancel"},

@@ -3,11 +3,11 @@
 Tasks stay thin (take an id, call one of these, retry on ``RetryLater``). Permanent Slack
 errors flag the tenant's Slack settings as broken (audited) and are never retried; a
 message that could not go out because of the settings is ``skipped``, and
-``approvals.resume`` sends it once the settings work again.
+``approvals.sweeps`` sends it once the settings work again.
 
 Every hand-off of a post to the broker (first post, pacing, retry) records when its task is
 due (``SlackMessage.due_at``): a post overdue by much more lost its task, and
-``approvals.resume`` queues it again. The worker that claims a post leases it
+``approvals.sweeps`` queues it again. The worker that claims a post leases it
 (``leased_until``), so two copies of the task never post at the same time.
 """
 
@@ -32,6 +32,9 @@ from sgportal.models import AuditAction, SlackStatus, Tenant
 
 log = logging.getLogger(__name__)
 
+# The tasks behind these actions, enqueued by name (approvals.tasks imports this module).
+POST_TASK = "approvals.tasks.post_slack_message"
+UPDATE_TASK = "approvals.tasks.update_slack_message"
 # A post whose slot is further away than this is re-enqueued with a countdown instead of
 # holding a worker while it sleeps.
 MAX_INLINE_WAIT_S = 1.5
@@ -49,12 +52,14 @@ class RetryLater(Exception):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryResult:
+    """What one post or refresh of a Slack message did (``state``), and any wait before it."""
+
     state: str  # posted, updated, skipped, failed, gone, rescheduled
     delay: float = 0.0
 
 
-def slack_usable(tenant: Tenant) -> str | None:
+def why_slack_unusable(tenant: Tenant) -> str | None:
     """Why the tenant's Slack cannot be used now, or None when it can."""
     if not (tenant.slack_bot_token and tenant.slack_channel_id):
         return "Slack is not configured for this tenant (bot token and channel)."
@@ -65,21 +70,19 @@ def slack_usable(tenant: Tenant) -> str | None:
 
 def queue_notification(change: SecurityGroupChange) -> SlackMessage:
     """Create the change's message row and post it after commit (once per change)."""
-    from approvals import tasks
-
     message, created = SlackMessage.objects.get_or_create(
         change=change, defaults={"due_at": timezone.now()}
     )
     if not created:
         return message
-    why_not = slack_usable(change.tenant)
+    why_not = why_slack_unusable(change.tenant)
     if why_not:
         SlackMessage.objects.filter(pk=message.pk).update(
             status=SlackMessageStatus.SKIPPED, last_error=why_not
         )
         return message
     message_id = message.pk
-    transaction.on_commit(lambda: publish.enqueue(tasks.post_slack_message, [message_id]))
+    transaction.on_commit(lambda: publish.enqueue(POST_TASK, [message_id]))
     return message
 
 
@@ -88,9 +91,7 @@ def queue_refresh(change_id: int) -> None:
 
     The task looks the message up itself, so a decision costs the request no extra query.
     """
-    from approvals import tasks
-
-    transaction.on_commit(lambda: publish.enqueue(tasks.update_slack_message, [change_id]))
+    transaction.on_commit(lambda: publish.enqueue(UPDATE_TASK, [change_id]))
 
 
 def not_leased(now) -> Q:
@@ -136,7 +137,7 @@ def _load(**lookup) -> SlackMessage | None:
     )
 
 
-def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
+def _fail(message: SlackMessage, exc: TransportError) -> DeliveryResult:
     # The settings' fault (token, channel): skipped, and sent again once they are fixed.
     # The message's own fault: failed for good.
     status = SlackMessageStatus.SKIPPED if exc.settings_broken else SlackMessageStatus.FAILED
@@ -145,28 +146,28 @@ def _fail(message: SlackMessage, exc: TransportError) -> Outcome:
     )
     if exc.settings_broken:
         mark_slack_broken(message.change.tenant, str(exc))
-    return Outcome("failed")
+    return DeliveryResult("failed")
 
 
-def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
+def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
     """Post the message once: pace per channel, record channel/ts, sort errors."""
     message = _load(pk=message_id)
     if message is None:
-        return Outcome("gone")
+        return DeliveryResult("gone")
     if message.status != SlackMessageStatus.PENDING or message.ts:
-        return Outcome("skipped")
+        return DeliveryResult("skipped")
     tenant = message.change.tenant
-    why_not = slack_usable(tenant)
+    why_not = why_slack_unusable(tenant)
     if why_not:
         SlackMessage.objects.filter(pk=message.pk).update(
             status=SlackMessageStatus.SKIPPED, last_error=why_not
         )
-        return Outcome("skipped")
+        return DeliveryResult("skipped")
     if not slot_booked:
         wait = ratelimit.reserve(tenant.slack_channel_id)
         if wait > MAX_INLINE_WAIT_S:
             postpone(message.pk, wait)
-            return Outcome("rescheduled", delay=wait)
+            return DeliveryResult("rescheduled", delay=wait)
         if wait > 0:
             time.sleep(wait)
     # Claim this attempt: a copy of the task running at the same time changes no row.
@@ -179,7 +180,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
         .update(attempts=F("attempts") + 1, leased_until=now + timedelta(seconds=POST_LEASE_S))
     )
     if not claimed:
-        return Outcome("skipped")
+        return DeliveryResult("skipped")
     try:
         channel, ts = SlackTransport(tenant).notify(message)
     except TransportError as exc:
@@ -208,19 +209,19 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> Outcome:
     )
     if status.first() != ChangeStatus.PENDING:
         queue_refresh(message.change_id)
-    return Outcome("posted")
+    return DeliveryResult("posted")
 
 
-def refresh(change_id: int) -> Outcome:
+def refresh(change_id: int) -> DeliveryResult:
     """chat.update the change's posted message to show its decision and revert outcome."""
     message = _load(change_id=change_id)
     if message is None:
-        return Outcome("gone")
+        return DeliveryResult("gone")
     if message.status != SlackMessageStatus.POSTED or not message.ts:
-        return Outcome("skipped")  # the post, when it happens, renders the current state
+        return DeliveryResult("skipped")  # the post, when it happens, renders the current state
     tenant = message.change.tenant
     if not tenant.slack_bot_token:
-        return Outcome("skipped")
+        return DeliveryResult("skipped")
     try:
         SlackTransport(tenant).update(message)
     except TransportError as exc:
@@ -228,12 +229,12 @@ def refresh(change_id: int) -> Outcome:
         if exc.permanent:
             if exc.settings_broken:
                 mark_slack_broken(tenant, str(exc))
-            return Outcome("failed")
+            return DeliveryResult("failed")
         if exc.retry_after:
             ratelimit.push_back(message.channel, exc.retry_after)
         raise RetryLater(str(exc), countdown=exc.retry_after) from exc
     SlackMessage.objects.filter(pk=message.pk).update(updated_at=timezone.now(), last_error="")
-    return Outcome("updated")
+    return DeliveryResult("updated")
 
 
 def give_up(message_id: int, error: str) -> None:

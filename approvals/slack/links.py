@@ -73,13 +73,19 @@ def read_link_token(token: str) -> LinkClaim:
         raise LinkError("This link is not valid.") from None
 
 
+def _origin(entry: str) -> tuple[str, str]:
+    """("https", host) for a bare host, else the entry's own scheme and host:port."""
+    if "://" not in entry:
+        return ("https", entry.strip().lower())
+    parts = urlsplit(entry.strip())
+    return (parts.scheme, parts.netloc.lower())
+
+
 def response_url_allowed(url: str) -> bool:
-    """Only Slack's hooks host (or the configured Slack API host, i.e. the stand-in)."""
+    """Only the hosts in ``SLACK_RESPONSE_URL_HOSTS`` (Slack's hooks host by default)."""
     parts = urlsplit(url or "")
-    allowed = {("https", "hooks.slack.com")}
-    api = urlsplit(settings.SLACK_API_URL)
-    allowed.add((api.scheme, api.netloc))
-    return (parts.scheme, parts.netloc) in allowed
+    allowed = {_origin(entry) for entry in settings.SLACK_RESPONSE_URL_HOSTS if entry.strip()}
+    return (parts.scheme, parts.netloc.lower()) in allowed
 
 
 def link_slack_identity(claim: LinkClaim, user) -> SlackIdentity:

@@ -95,9 +95,6 @@ class SlackTransport:
         )
         return str(cls._call(client.auth_test)["team_id"])
 
-    def is_configured(self) -> bool:
-        return bool(self.tenant.slack_bot_token and self.tenant.slack_channel_id)
-
     def notify(self, message: SlackMessage) -> tuple[str, str]:
         """Post the message about ``message.change``; return (channel, ts)."""
         response = self._call(

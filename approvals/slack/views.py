@@ -6,19 +6,17 @@ after commit, so the answer comes well inside Slack's 3 seconds.
 
 from __future__ import annotations
 
-import contextlib
 import json
 
-from django.db import DatabaseError, OperationalError, connection
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from approvals import tasks
 from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
-from sgportal import publish
+from sgportal import db, publish
 
 # Slack gives up after 3 s: a click never waits longer than this for a row another
 # transaction holds (the change, the audit chain head); it is told to click again instead.
@@ -30,21 +28,13 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _handle_within_deadline(payload: dict) -> Reply:
-    postgres = connection.vendor == "postgresql"
     try:
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        return handle_interaction(payload)
+        with db.lock_timeout(LOCK_TIMEOUT):
+            return handle_interaction(payload)
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         return Reply("busy", BUSY)
-    finally:
-        if postgres:  # the connection outlives the request: leave its default in place
-            # A connection too broken to RESET is discarded by Django at the request's end.
-            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
 
 
 @csrf_exempt
@@ -61,6 +51,6 @@ def interactions(request: HttpRequest) -> JsonResponse:
         # block_actions ignore the response body, so the note also goes via response_url.
         response_url = payload.get("response_url") if isinstance(payload, dict) else None
         if isinstance(response_url, str) and response_url_allowed(response_url):
-            publish.enqueue(tasks.send_ephemeral, [response_url, reply.text])
+            publish.enqueue("approvals.tasks.send_ephemeral", [response_url, reply.text])
         body.update(response_type="ephemeral", replace_original=False, text=reply.text)
     return JsonResponse(body)

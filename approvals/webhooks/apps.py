@@ -10,7 +10,6 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from approvals.webhooks import metrics, receivers, schedules  # noqa: F401
+        from approvals.webhooks import metrics, receivers  # noqa: F401
 
         metrics.register()
-        schedules.add_periodic_tasks()

@@ -22,6 +22,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from sgportal import db
 from sgportal.api.schema import cursor_format
 
 DEFAULT_PAGE_SIZE = 100
@@ -59,7 +60,7 @@ class Feed:
 
     def apply(self, queryset: models.QuerySet, after: list | None) -> models.QuerySet:
         queryset = queryset.filter(**self.extra_filter)
-        if self.txid_column and connection.vendor == "postgresql":
+        if self.txid_column and db.is_postgresql():
             queryset = queryset.filter(
                 models.Q(**{f"{self.txid_column}__lt": pg_oldest_running_xid()})
                 | models.Q(**{self.txid_column: pg_own_xid()})

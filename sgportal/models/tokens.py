@@ -106,8 +106,6 @@ class ApiToken(models.Model):
 
     objects = ApiTokenQuerySet.as_manager()
 
-    audit_masked_fields = ("token_hash",)
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_token_name")]
 

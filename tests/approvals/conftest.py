@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sgportal.celery import app as celery_app
 from sgportal.models import SlackIdentity
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 
@@ -28,15 +27,10 @@ def _approvals_settings(settings):
 
 
 @pytest.fixture(autouse=True)
-def celery_eager():
-    """Run tasks in-process (the network boundary, Slack, is the stand-in)."""
-    old = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager = True
-    # Not propagating lets an eager Retry re-run the task at once, as a worker would later;
-    # ``.get()`` on the result still raises a task's failure.
-    celery_app.conf.task_eager_propagates = False
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = old
+def celery_eager(celery_eager):
+    """Every approvals test runs tasks in-process (the network boundary, Slack, is the
+    stand-in)."""
+    return celery_eager
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from ingestion import simulate
 from ingestion.models import Source
 from ingestion.parser import parse_record
 from ingestion.store import own_role_arns, store_changes
-from sgportal.celery import app as celery_app
 from tests.remediation.helpers import REGION, group_rules, make_group, member_ec2
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -50,14 +49,6 @@ def browser_page(monkeypatch):
         connections.close_all()
 
 
-@pytest.fixture
-def eager_tasks():
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
-
-
 def login(browser, live_server, username):
     page = browser.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
@@ -73,7 +64,7 @@ def test_a_reviewer_denies_a_change_in_the_browser_and_sees_it_reverted(
     transactional_db,
     live_server,
     browser_page,
-    eager_tasks,
+    celery_eager,
     tenant,
     account,
     approver,

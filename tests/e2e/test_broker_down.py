@@ -20,10 +20,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from approvals import resume
+from approvals import sweeps
 from approvals.models import Decision, SlackMessage
 from ingestion.models import ChangeStatus
-from remediation import actions as remediation_actions
+from remediation import sweeps as remediation_sweeps
 from remediation.models import AttemptKind
 from tests.approvals.conftest import SIGNING_SECRET, click_payload, form_body, link, sign
 from tests.approvals.factories import ChangeFactory
@@ -118,9 +118,9 @@ def test_a_click_is_answered_and_recorded_while_the_broker_is_down(
 
     # Nothing is lost: the revert and the Slack update the broker could not take are what
     # the beat sweeps pick up (their own tests show they then run).
-    assert (AttemptKind.REVERT, change.pk, decision.pk) in remediation_actions.stale_work(0)
+    assert (AttemptKind.REVERT, change.pk, decision.pk) in remediation_sweeps.stale_work(0)
     queued = []
-    monkeypatch.setattr(resume.publish, "enqueue", lambda task, args, **kw: queued.append(args))
+    monkeypatch.setattr(sweeps.publish, "enqueue", lambda task, args, **kw: queued.append(args))
     time.sleep(0.01)  # the sweep looks at changes strictly older than its cutoff
-    assert resume.resume_notifications(stale_after_s=0)["stale_updates"] == 1
+    assert sweeps.resume_notifications(stale_after_s=0)["stale_updates"] == 1
     assert queued == [[change.pk]]

@@ -44,10 +44,11 @@ OPEN_SSH = [
 
 @pytest.fixture
 def slack(settings):
-    from approvals.slack_standin import SlackStandin
+    from devtools.slack_standin import SlackStandin
 
     with SlackStandin() as standin:
         settings.SLACK_API_URL = standin.base_url
+        settings.SLACK_RESPONSE_URL_HOSTS = [standin.origin]
         settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
         yield standin
 
@@ -62,6 +63,7 @@ def worker(transactional_db, endpoint, slack, tmp_path):
         broker=settings.CELERY_BROKER_URL,
         endpoint=endpoint,
         SLACK_API_URL=slack.base_url,
+        SLACK_RESPONSE_URL_HOSTS=slack.origin,
         SITE_URL="https://sgportal.example.com",
     )
     process = start_worker(f"celery,{settings.REMEDIATION_QUEUE}", env, log, concurrency=2)

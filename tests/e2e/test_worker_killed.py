@@ -50,7 +50,10 @@ def test_it_revokes_once_when_the_worker_dies_mid_revert(
 
     tasks.revert_change.apply_async(args=[change.pk, decision.pk], queue=queue)
     first = start_worker(
-        queue, worker_env(**env, SGPORTAL_TEST_PAUSE_AFTER_EC2_CALL=str(marker)), log
+        queue,
+        worker_env(**env, E2E_PAUSE_MARKER=str(marker)),
+        log,
+        app="tests.e2e.pausing_worker",
     )
     second = None
     try:

@@ -71,12 +71,14 @@ def worker_env(*, database: str, broker: str, endpoint: str, **extra: str) -> di
     return env
 
 
-def start_worker(queue: str, env: dict[str, str], log: Path, concurrency: int = 1):
-    """``celery -A sgportal worker --pool=prefork`` in its own process group."""
+def start_worker(
+    queue: str, env: dict[str, str], log: Path, concurrency: int = 1, app: str = "sgportal"
+):
+    """``celery -A <app> worker --pool=prefork`` in its own process group."""
     command = [
         str(Path(sys.executable).with_name("celery")),
         "-A",
-        "sgportal",
+        app,
         "worker",
         "--pool=prefork",
         f"--concurrency={concurrency}",

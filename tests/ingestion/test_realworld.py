@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from approvals.describe import tool_of
+from approvals.wording import tool_of
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from ingestion.parser import parse_record, parse_text
 from tests.ingestion.helpers import realworld, realworld_files

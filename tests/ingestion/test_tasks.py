@@ -46,9 +46,9 @@ def test_it_fans_out_one_poll_per_active_lake_tenant(lake_tenant, other_tenant, 
 def test_the_beat_entry_expires_and_names_the_fan_out_task(db):
     from django_celery_beat.models import PeriodicTask
 
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
     entry = PeriodicTask.objects.get(task="ingestion.tasks.poll_all_tenants")
     assert entry.interval.every == settings.SGPORTAL_POLL_INTERVAL_S
     assert entry.expire_seconds == settings.SGPORTAL_POLL_INTERVAL_S

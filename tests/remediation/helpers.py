@@ -10,10 +10,10 @@ from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from approvals.models import Decision
+from ingestion import rules
 from ingestion.models import ChangeStatus, SecurityGroupChange, Source
 from ingestion.rules import Rule
-from remediation import rulesets
-from remediation.inventory import snapshot_items
+from remediation.executor import snapshot_items
 
 REGION = "eu-west-1"
 
@@ -58,14 +58,14 @@ def authorize(ec2, group_id: str, *definitions: dict) -> list[dict]:
             if definition["direction"] == "egress"
             else ec2.authorize_security_group_ingress
         )
-        method(GroupId=group_id, IpPermissions=[rulesets.ip_permission(definition)])
+        method(GroupId=group_id, IpPermissions=[Rule.from_definition(definition).ip_permission()])
     new = [r for r in group_rules(ec2, group_id) if r["rule_id"] not in before]
-    keys = [rulesets.match_key(d) for d in definitions]
-    return sorted(new, key=lambda r: keys.index(rulesets.match_key(r["definition"])))
+    keys = [rules.match_key(d) for d in definitions]
+    return sorted(new, key=lambda r: keys.index(rules.match_key(r["definition"])))
 
 
 def rule_json(action: str, definition: dict, rule_id: str | None = None, **extra) -> dict:
-    d = rulesets.from_rule_json(definition)
+    d = rules.definition_of(definition)
     return Rule(
         action=action,
         direction=d["direction"],

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from ingestion import rules
 from remediation import inventory
 from remediation.models import InventoryRule, InventoryRuleVersion
 from tests.remediation.helpers import REGION, ingress, make_change, rule_json
@@ -37,9 +38,7 @@ def test_it_finds_the_definition_in_effect_before_a_change(account):
     change = modify_at(account, now - timedelta(minutes=30), new)
     inventory.record_snapshot(account, REGION, GROUP, snap(new), at=now)  # refresh sees new
 
-    assert inventory.prior_definition(
-        change, "sgr-0c0ffee0c0ffee000"
-    ) == inventory.rulesets.from_rule_json(old)
+    assert inventory.prior_definition(change, "sgr-0c0ffee0c0ffee000") == rules.definition_of(old)
     row = InventoryRule.objects.get()
     assert row.definition["from_port"] == 3389
     assert InventoryRuleVersion.objects.count() == 2

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from approvals import describe
+from approvals import wording
 from ingestion.models import ChangeStatus, SecurityGroupChange, Source
 from ingestion.parser import parse_record
 from ingestion.store import own_role_arns, store_changes
@@ -81,9 +81,9 @@ def test_anything_else_made_with_the_spoke_role_is_reviewed_at_the_highest_sever
     change, attempt = reverted
     stored = ingest(tenant, our_revoke(change, attempt, **tamper))
     assert (stored.status, stored.via_spoke_role) == (ChangeStatus.PENDING, True)
-    severity = describe.severity_of(stored)
-    assert severity == describe.SPOKE_ROLE
-    assert severity.level == max(s.level for s in describe.SEVERITIES)
+    severity = wording.severity_of(stored)
+    assert severity == wording.SPOKE_ROLE
+    assert severity.level == max(s.level for s in wording.SEVERITIES)
 
 
 def test_a_session_naming_another_tenants_change_is_not_ours(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingestion.models import ChangeStatus
-from remediation import actions
+from remediation import attempts
 from remediation.models import AttemptStatus, Outcome, RevertAttempt
 from tests.remediation.helpers import (
     authorize,
@@ -50,9 +50,9 @@ def test_a_redelivered_revert_leaves_an_identical_rule_added_since_alone(
             client.meta.events.register("after-call.ec2.RevokeSecurityGroupIngress", after)
 
     client_hooks.append(die_after_revoke)
-    attempt = actions.start_revert(change.pk, deny(change, approver).pk)
+    attempt = attempts.start_revert(change.pk, deny(change, approver).pk)
     with pytest.raises(WorkerDied):
-        actions.execute_attempt(attempt)
+        attempts.execute_attempt(attempt)
 
     stored = RevertAttempt.objects.get(pk=attempt.pk)
     assert stored.status == AttemptStatus.RUNNING
@@ -62,7 +62,7 @@ def test_a_redelivered_revert_leaves_an_identical_rule_added_since_alone(
     assert readded and readded[0] != added["rule_id"]
 
     # The redelivery: the planned rule is gone (NotFound), the re-added one stays.
-    assert actions.execute_attempt(stored) == Outcome.REVERTED
+    assert attempts.execute_attempt(stored) == Outcome.REVERTED
     remaining = {r["rule_id"] for r in group_rules(ec2, group)}
     assert readded[0] in remaining
     assert added["rule_id"] not in remaining
@@ -81,8 +81,8 @@ def test_a_rule_already_gone_before_acting_is_not_revoked_by_permission(aws_env,
         group,
         [rule_json("added", added["definition"])],
     )
-    attempt = actions.start_revert(change.pk, deny(change, approver).pk)
-    assert actions.execute_attempt(attempt) == Outcome.REVERTED
+    attempt = attempts.start_revert(change.pk, deny(change, approver).pk)
+    assert attempts.execute_attempt(attempt) == Outcome.REVERTED
     attempt.refresh_from_db()
     assert attempt.plan["calls"] == []
     assert attempt.plan["expect"][0]["state"] == "gone_before"

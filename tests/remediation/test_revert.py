@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from ingestion.models import ChangeStatus
-from remediation import actions, inventory, tasks
+from remediation import attempts, inventory, tasks
 from remediation.models import AttemptStatus, Outcome, RevertAttempt
 from sgportal.audit import actor_name_of
 from sgportal.events import revert_finished
@@ -207,7 +207,7 @@ def modified(ec2, group, account):
     )
     # The change arrives: ingestion's signal refreshes the inventory, which now sees the new
     # values. That must not overwrite the definition the revert needs.
-    actions.refresh_groups([change.pk])
+    inventory.refresh_groups([change.pk])
     return rule, change
 
 
@@ -297,7 +297,7 @@ def test_it_resumes_a_running_attempt_after_a_crash_and_records_it_once(
 ):
     rule, change = authorized_ingress(ec2, group, account, 22)
     decision = deny(change, approver)
-    attempt = actions.start_revert(change.pk, decision.pk)
+    attempt = attempts.start_revert(change.pk, decision.pk)
     # The first worker revoked the rule and died before recording anything.
     ec2.revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=[rule["rule_id"]])
 

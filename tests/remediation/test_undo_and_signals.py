@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingestion.models import ChangeStatus
-from remediation import actions
+from remediation import attempts
 from remediation.models import AttemptKind, Outcome, RevertAttempt
 from sgportal.events import change_decided, changes_ingested
 from sgportal.models import AuditAction, AuditEntry
@@ -79,7 +79,7 @@ def test_it_undoes_a_revert_through_a_decision(
     change.refresh_from_db()
 
     with django_capture_on_commit_callbacks(execute=True):
-        decision = actions.request_undo(change, admin_user, "web", reason="needed for deploy")
+        decision = attempts.request_undo(change, admin_user, "web", reason="needed for deploy")
 
     assert decision.verdict == "undo_revert"
     change.refresh_from_db()
@@ -117,7 +117,7 @@ def test_it_undoes_a_reauthorization_by_revoking_only_the_rule_it_added(
     assert len(group_rules(ec2, group)) == 1
     change.refresh_from_db()
 
-    actions.request_undo(change, approver, "slack")
+    attempts.request_undo(change, approver, "slack")
     change_decided.send(
         sender=None, change_id=change.pk, decision_id=change.decisions.get(verdict="undo_revert").pk
     )
@@ -130,7 +130,7 @@ def test_it_undoes_a_reauthorization_by_revoking_only_the_rule_it_added(
 def test_it_records_an_undo_only_once(ec2, account, approver, eager):
     group, added, change = denied_authorize(ec2, account, ingress(22))
     change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
-    actions.request_undo(change, approver, "web")
+    attempts.request_undo(change, approver, "web")
     decision = change.decisions.get(verdict="undo_revert")
     for _ in range(2):
         change_decided.send(sender=None, change_id=change.pk, decision_id=decision.pk)
@@ -160,7 +160,7 @@ def test_it_reports_an_undo_that_cannot_be_applied(ec2, account, approver, eager
     ec2.delete_security_group(GroupId=group)
     change.refresh_from_db()
 
-    actions.request_undo(change, approver, "web")
+    attempts.request_undo(change, approver, "web")
     change_decided.send(
         sender=None, change_id=change.pk, decision_id=change.decisions.get(verdict="undo_revert").pk
     )

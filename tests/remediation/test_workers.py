@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingestion.models import ChangeStatus
-from remediation import actions, tasks
+from remediation import attempts, sweeps, tasks
 from remediation.concurrency import AccountBusy, _redis, account_slot
 from remediation.models import AttemptStatus, Outcome, RevertAttempt
 from tests.remediation.helpers import deny, ingress, make_change, rule_json
@@ -45,7 +45,7 @@ def test_it_fails_the_attempt_when_the_task_gives_up(account, approver):
         "sg-0123456789abcdef0",
         [rule_json("added", ingress(22), "sgr-1")],
     )
-    actions.start_revert(change.pk, deny(change, approver).pk)
+    attempts.start_revert(change.pk, deny(change, approver).pk)
 
     tasks.revert_change.on_failure(AccountBusy("2 reverts running"), "t-1", [change.pk], {}, None)
 
@@ -78,7 +78,7 @@ def test_it_resumes_reverts_whose_task_was_lost(aws_env, account, approver, eage
                 [rule_json("added", rule["definition"], rule["rule_id"])],
             )
             changes[name] = (change, deny(change, approver))
-        actions.start_revert(changes["running"][0].pk, changes["running"][1].pk)
+        attempts.start_revert(changes["running"][0].pk, changes["running"][1].pk)
     change = make_change(
         account,
         "AuthorizeSecurityGroupIngress",
@@ -99,9 +99,9 @@ def test_it_resumes_reverts_whose_task_was_lost(aws_env, account, approver, eage
 def test_it_schedules_the_sweep_in_beat():
     from django_celery_beat.models import PeriodicTask
 
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
 
     entry = PeriodicTask.objects.get(task=tasks.RESUME_STALE)
     assert entry.interval.every == 60
@@ -126,13 +126,13 @@ def test_an_unclaimed_denial_is_resumed_sooner_than_a_running_attempt(account, a
         return change, deny(change, approver)
 
     (lost, lost_decision), (running, running_decision) = denied("sgr-1"), denied("sgr-2")
-    actions.start_revert(running.pk, running_decision.pk)
+    attempts.start_revert(running.pk, running_decision.pk)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=4), tick=False):
-        assert actions.stale_work(1200, 300) == []
+        assert sweeps.stale_work(1200, 300) == []
     with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
-        assert actions.stale_work(1200, 300) == [("revert", lost.pk, lost_decision.pk)]
+        assert sweeps.stale_work(1200, 300) == [("revert", lost.pk, lost_decision.pk)]
     with time_machine.travel(timezone.now() + timedelta(minutes=21), tick=False):
-        assert sorted(actions.stale_work(1200, 300)) == sorted(
+        assert sorted(sweeps.stale_work(1200, 300)) == sorted(
             [("revert", lost.pk, lost_decision.pk), ("revert", running.pk, running_decision.pk)]
         )

@@ -239,9 +239,9 @@ def test_it_schedules_the_checkpoint_hourly_in_beat(db):
     from django_celery_beat.models import PeriodicTask
 
     from sgportal import tasks
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
     entry = PeriodicTask.objects.get(task=tasks.AUDIT_CHECKPOINT)
     assert entry.interval.every == 3600 and entry.expire_seconds == 3600
 

@@ -6,6 +6,8 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from sgportal.celery import app
+from sgportal.settings import beat_entry
+from tests.beat import entry, start_beat
 
 
 def test_it_accepts_json_only():
@@ -28,18 +30,23 @@ def test_beat_reads_its_schedule_from_the_database():
     assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
 
 
-def test_migrate_creates_the_poll_schedule_from_the_environment(db, settings):
+def test_beat_start_creates_the_poll_schedule_from_the_environment(db, settings):
+    start_beat()
     task = PeriodicTask.objects.get(task="ingestion.tasks.poll_all_tenants")
     assert task.interval.every == settings.SGPORTAL_POLL_INTERVAL_S
     assert task.expire_seconds == settings.SGPORTAL_POLL_INTERVAL_S
 
 
 def test_a_new_interval_is_applied_but_the_enabled_flag_stays_the_operators(db, settings):
+    start_beat()
     task = PeriodicTask.objects.get(task="ingestion.tasks.poll_all_tenants")
     task.enabled = False
     task.save()
+    # A restart with SGPORTAL_POLL_INTERVAL_S=120 in the environment, and a migrate too.
+    name, _ = entry("ingestion.tasks.poll_all_tenants")
     settings.SGPORTAL_POLL_INTERVAL_S = 120
     call_command("migrate", verbosity=0)
+    start_beat({name: beat_entry("ingestion.tasks.poll_all_tenants", 120)})
     task.refresh_from_db()
     assert task.interval.every == 120
     assert task.expire_seconds == 120

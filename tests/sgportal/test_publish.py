@@ -96,3 +96,16 @@ def test_every_web_request_publishes_in_the_background(client, db, monkeypatch):
     client.get("/healthz")
     assert seen == [True]
     assert publish._background.get() is False
+
+
+def test_it_enqueues_a_task_by_its_name(celery_eager):
+    """Callers name a later stage's task instead of importing its tasks module."""
+    from sgportal.celery import app
+
+    assert (
+        publish.task_named("approvals.tasks.send_ephemeral")
+        is app.tasks["approvals.tasks.send_ephemeral"]
+    )
+    assert publish.enqueue("approvals.tasks.send_ephemeral", ["https://evil.example/", "x"]) is None
+    with pytest.raises(KeyError):
+        publish.task_named("approvals.tasks.no_such_task")

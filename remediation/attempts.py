@@ -1,4 +1,4 @@
-"""Remediation actions: start, execute and finish revert (and undo) attempts.
+"""The revert attempt's lifecycle: start, execute and finish revert (and undo) attempts.
 
 Exactly once, step by step:
 
@@ -21,7 +21,6 @@ Exactly once, step by step:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -31,7 +30,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from approvals.models import Decision, Verdict, Via
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import REVERTED_STATUSES, ChangeStatus, SecurityGroupChange
+from ingestion.status import claim
 from remediation import aws, executor, inventory, planner
 from remediation.concurrency import account_slot, attempt_lock
 from remediation.errors import PermanentAwsError, TransientAwsError
@@ -119,10 +119,7 @@ def _decision(change, verdict: str, decision_id: int | None) -> Decision | None:
 def start_revert(change_id: int, decision_id: int | None = None) -> RevertAttempt | None:
     """Claim a denied change (denied -> reverting) and plan it; or resume the running attempt."""
     with transaction.atomic():
-        claimed = SecurityGroupChange.objects.filter(
-            pk=change_id, status=ChangeStatus.DENIED
-        ).update(status=ChangeStatus.REVERTING, status_changed_at=timezone.now())
-        if not claimed:
+        if not claim(change_id, [ChangeStatus.DENIED], ChangeStatus.REVERTING):
             return (
                 RevertAttempt.objects.filter(
                     change_id=change_id, kind=AttemptKind.REVERT, status=AttemptStatus.RUNNING
@@ -155,7 +152,7 @@ def start_undo(change_id: int, decision_id: int | None = None) -> RevertAttempt 
         existing = RevertAttempt.objects.filter(change=change, kind=AttemptKind.UNDO).first()
         if existing is not None:
             return existing if existing.status == AttemptStatus.RUNNING else None
-        if change.status not in (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED):
+        if change.status not in REVERTED_STATUSES:
             return None
         decision = _decision(change, Verdict.UNDO_REVERT, decision_id)
         revert = (
@@ -193,7 +190,7 @@ _NEXT_STATUS = {
     Outcome.AUTO_REVERTED: ([ChangeStatus.REVERTING], ChangeStatus.AUTO_REVERTED),
     Outcome.REVERT_FAILED: ([ChangeStatus.REVERTING], ChangeStatus.REVERT_FAILED),
     Outcome.DRY_RUN: ([ChangeStatus.REVERTING], ChangeStatus.DENIED),
-    Outcome.UNDONE: ([ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED], ChangeStatus.APPROVED),
+    Outcome.UNDONE: (REVERTED_STATUSES, ChangeStatus.APPROVED),
 }
 
 
@@ -231,9 +228,7 @@ def finish(
             return False
         if outcome in _NEXT_STATUS:
             sources, target = _NEXT_STATUS[outcome]
-            SecurityGroupChange.objects.filter(pk=attempt.change_id, status__in=sources).update(
-                status=target, status_changed_at=now
-            )
+            claim(attempt.change_id, sources, target, now=now)
         for key, value in fields.items():
             setattr(attempt, key, value)
         _audit(
@@ -378,68 +373,3 @@ def request_undo(change: SecurityGroupChange, actor: Any, via: str, reason: str 
     from approvals.actions import decide
 
     return decide(change, verdict=Verdict.UNDO_REVERT, actor=actor, via=via, reason=reason)
-
-
-def refresh_groups(change_ids: list[int]) -> int:
-    """Seed the inventory from the changes' records, then describe each group they touch."""
-    changes = list(
-        SecurityGroupChange.objects.filter(pk__in=change_ids, account__isnull=False)
-        .exclude(group_id="")
-        .select_related("tenant", "account")
-    )
-    groups = {}
-    for change in changes:
-        inventory.seed_from_change(change)
-        if change.account.spoke_role_arn and change.event_name != "DeleteSecurityGroup":
-            groups[(change.account_id, change.region, change.group_id)] = change
-    refreshed = 0
-    for (_account_pk, region, group_id), change in groups.items():
-        account = change.account
-        try:
-            ec2 = aws.ec2_client(
-                change.tenant,
-                account,
-                region,
-                source_identity="sgportal-inventory",
-                session_name="sgportal-inventory",
-            )
-            snapshot = executor.describe_group(
-                ec2, group_id, role_arn=account.spoke_role_arn, account_id=account.account_id
-            )
-        except PermanentAwsError as exc:
-            logger.warning(
-                "inventory refresh of %s/%s/%s skipped: %s", account, region, group_id, exc
-            )
-            continue
-        inventory.record_snapshot(account, region, group_id, snapshot)
-        refreshed += 1
-    return refreshed
-
-
-def stale_work(
-    older_than_s: int, unclaimed_after_s: int | None = None
-) -> list[tuple[str, int, int | None]]:
-    """(kind, change id, decision id) of work whose task seems lost: attempts still running
-    after ``older_than_s`` (longer than a task may run), and denials no worker has picked
-    up after ``unclaimed_after_s`` (default: the same). A worker claims a denial as soon as
-    it takes the task, before waiting for the account's slot, so an unclaimed denial minutes
-    old lost its task; re-sending it early costs at most a duplicate that changes nothing."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=older_than_s)
-    unclaimed_cutoff = now - timedelta(
-        seconds=older_than_s if unclaimed_after_s is None else unclaimed_after_s
-    )
-    work: list[tuple[str, int, int | None]] = [
-        (kind, change_id, decision_id)
-        for kind, change_id, decision_id in RevertAttempt.objects.filter(
-            status=AttemptStatus.RUNNING, started_at__lt=cutoff
-        ).values_list("kind", "change_id", "decision_id")
-    ]
-    lost = Decision.objects.filter(
-        verdict=Verdict.DENY,
-        decided_at__lt=unclaimed_cutoff,
-        change__status=ChangeStatus.DENIED,
-        change__revert_attempts__isnull=True,
-    ).values_list("change_id", "id")
-    work += [(AttemptKind.REVERT, change_id, decision_id) for change_id, decision_id in lost]
-    return work

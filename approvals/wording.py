@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import (
+    AUTHORIZE_EVENTS,
+    GROUP_EVENTS,
+    REVERTIBLE_EVENTS,
+    REVOKE_EVENTS,
+    ChangeStatus,
+    EventName,
+    SecurityGroupChange,
+)
 from ingestion.rules import Rule
 
 WORLD = {"0.0.0.0/0", "::/0"}
@@ -35,8 +43,6 @@ ADMIN_PORTS = {
     11211: "Memcached",
     27017: "MongoDB",
 }
-PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
-PORTED = {"tcp", "udp"}
 
 
 @dataclass(frozen=True)
@@ -81,75 +87,16 @@ def known_rule(change: SecurityGroupChange, rule: Rule) -> Rule | None:
     return None
 
 
-def _protocol(rule: Rule) -> str:
-    proto = str(rule.protocol).lower()
-    return PROTOCOL_NAMES.get(proto, proto)
-
-
-def _all_protocols(rule: Rule) -> bool:
-    return str(rule.protocol) in {"-1", "all"}
-
-
-def _covers_all_ports(rule: Rule) -> bool:
-    return rule.from_port in (None, -1, 0) and rule.to_port in (None, -1, 65535)
-
-
-def ports_of(rule: Rule) -> str:
-    if rule.from_port is None or _covers_all_ports(rule):
-        return "all ports"
-    if rule.from_port == rule.to_port or rule.to_port is None:
-        return str(rule.from_port)
-    return f"{rule.from_port}-{rule.to_port}"
-
-
 def admin_ports_hit(rule: Rule) -> list[str]:
     """Names of the admin ports the rule opens (all of them for all traffic)."""
-    if _all_protocols(rule):
+    if rule.all_protocols:
         return ["all ports"]
-    if _protocol(rule) not in PORTED:
+    if rule.name_of_protocol not in {"tcp", "udp"}:
         return []
-    if rule.from_port is None or _covers_all_ports(rule):
+    if rule.from_port is None or rule.covers_all_ports:
         return ["all ports"]
     low, high = rule.from_port, rule.to_port if rule.to_port is not None else rule.from_port
     return [f"{name} ({port})" for port, name in sorted(ADMIN_PORTS.items()) if low <= port <= high]
-
-
-def what_of(rule: Rule) -> str:
-    """The traffic part: "tcp/22", "all traffic", "icmp", "icmp type 8", "protocol 47"."""
-    if _all_protocols(rule):
-        return "all traffic"
-    proto = _protocol(rule)
-    if proto in PORTED:
-        return f"{proto}/{ports_of(rule)}"
-    if proto in {"icmp", "icmpv6"}:
-        if rule.from_port in (None, -1):
-            return proto
-        code = "" if rule.to_port in (None, -1) else f" code {rule.to_port}"
-        return f"{proto} type {rule.from_port}{code}"
-    return f"protocol {proto}"
-
-
-def peer_of(rule: Rule) -> str:
-    if rule.prefix_list_id:
-        return f"prefix list {rule.prefix_list_id}"
-    return rule.source
-
-
-def _traffic(rule: Rule) -> str:
-    """ "tcp/22 from 0.0.0.0/0", "outbound all traffic to …", or with an unknown direction
-    "tcp/22 with 0.0.0.0/0" (never "to", which reads as egress)."""
-    if rule.direction == "ingress":
-        return f"{what_of(rule)} from {peer_of(rule)}"
-    if rule.direction == "egress":
-        return f"outbound {what_of(rule)} to {peer_of(rule)}"
-    return f"{what_of(rule)} with {peer_of(rule)} (direction unknown)"
-
-
-def _definition(rule: Rule) -> str:
-    text = _traffic(rule)
-    if rule.description:
-        text += f" ({rule.description})"
-    return text
 
 
 def rule_in_words(rule: Rule | dict) -> str:
@@ -158,7 +105,7 @@ def rule_in_words(rule: Rule | dict) -> str:
         rule = Rule.from_json(rule)
     if not rule.protocol and rule.rule_id:  # revoked by id; see change_rules_in_words
         return f"{rule.action}: rule {rule.rule_id} (definition not in the record)"
-    return f"{rule.action}: {_definition(rule)}"
+    return f"{rule.action}: {rule.words()}"
 
 
 def change_rule_in_words(change: SecurityGroupChange, rule: Rule) -> str:
@@ -167,13 +114,13 @@ def change_rule_in_words(change: SecurityGroupChange, rule: Rule) -> str:
     if rule.action == "modified":
         before = known_rule(change, rule)
         after = replace(rule, direction=before.direction) if before else rule
-        earlier = _definition(before) if before else "earlier definition unknown"
-        return f"modified {rule.rule_id or 'rule'}: {earlier} → {_definition(after)}"
+        earlier = before.words() if before else "earlier definition unknown"
+        return f"modified {rule.rule_id or 'rule'}: {earlier} → {after.words()}"
     if not rule.protocol and rule.rule_id:
         known = known_rule(change, rule)
         if known is None:
             return f"{rule.action}: rule {rule.rule_id} (definition unknown to the inventory)"
-        return f"{rule.action}: rule {rule.rule_id}: {_definition(known)}"
+        return f"{rule.action}: rule {rule.rule_id}: {known.words()}"
     return rule_in_words(rule)
 
 
@@ -218,14 +165,9 @@ def severity_of(change: SecurityGroupChange) -> Severity:
     return worst
 
 
-AUTHORIZE_EVENTS = {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"}
-REVOKE_EVENTS = {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
-
-
 def deny_reverts(change: SecurityGroupChange) -> bool:
     """Whether denying the change makes sgportal change the security group."""
-    revertible = AUTHORIZE_EVENTS | REVOKE_EVENTS | {"ModifySecurityGroupRules"}
-    return change.event_name in revertible and not change.error_code
+    return change.event_name in REVERTIBLE_EVENTS and not change.error_code
 
 
 def deny_effect(change: SecurityGroupChange) -> str:
@@ -240,9 +182,9 @@ def deny_effect(change: SecurityGroupChange) -> str:
         return f"The added {rules} will be removed from {group}."
     if name in REVOKE_EVENTS:
         return f"The removed {rules} will be added back to {group}."
-    if name == "ModifySecurityGroupRules":
+    if name == EventName.MODIFY_RULES:
         return f"The modified {rules} of {group} will be restored to the earlier definition."
-    if name in {"CreateSecurityGroup", "DeleteSecurityGroup"}:
+    if name in GROUP_EVENTS:
         return (
             f"Nothing will be reverted: sgportal does not undo {name}. "
             "Denying records the decision; change the group by hand if needed."

@@ -13,7 +13,7 @@ In tests::
         ...
         slack.calls_to("chat.postMessage")
 
-For ``make demo``::  python -m approvals.slack_standin --port 8025
+For ``make demo``::  python -m devtools.slack_standin --port 8025
 (``GET /_calls`` lists the recorded calls as JSON).
 """
 
@@ -66,6 +66,11 @@ class SlackStandin:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def origin(self) -> str:
+        """For ``SLACK_RESPONSE_URL_HOSTS``: where its response_urls point."""
+        return f"http://127.0.0.1:{self.port}"
 
     def response_url(self, name: str = "hook") -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"

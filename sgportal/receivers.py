@@ -1,16 +1,16 @@
-"""Signal receivers of the sgportal app: logins into the audit log, beat schedules after migrate."""
+"""Signal receivers of the sgportal app: logins into the audit log (people's accounts:
+``sgportal.people``)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction, Membership
 
 
-@receiver(user_logged_in)
+@receiver(user_logged_in, dispatch_uid="sgportal.audit_login")
 def audit_login(sender, request, user, **kwargs) -> None:
     for tenant_id in Membership.objects.filter(user=user).values_list("tenant_id", flat=True):
         record_audit(
@@ -23,7 +23,7 @@ def audit_login(sender, request, user, **kwargs) -> None:
         )
 
 
-@receiver(user_login_failed)
+@receiver(user_login_failed, dispatch_uid="sgportal.audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     """One entry per failed password for a known account, in one chain: the tenant the user
     joined first. Attempts the login limiter refused unchecked are not audited (a locked-out
@@ -50,11 +50,3 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
         object_id=user.pk,
         object_repr=user.get_username(),
     )
-
-
-@receiver(post_migrate)
-def ensure_schedules(sender, **kwargs) -> None:
-    if sender.name == "sgportal":
-        from sgportal.schedules import ensure_periodic_tasks
-
-        ensure_periodic_tasks(using=kwargs.get("using", "default"))

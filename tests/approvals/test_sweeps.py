@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from approvals import resume, tasks
+from approvals import sweeps, tasks
 from approvals.actions import decide
 from approvals.models import SlackMessage
 from approvals.slack import delivery
@@ -190,9 +190,9 @@ def test_a_tenant_without_slack_keeps_its_messages_skipped(tenant, slack, accoun
 def test_the_sweep_is_a_beat_entry(db):
     from django_celery_beat.models import PeriodicTask
 
-    from sgportal.schedules import ensure_periodic_tasks
+    from tests.beat import start_beat
 
-    ensure_periodic_tasks()
+    start_beat()
     entry = PeriodicTask.objects.get(task="approvals.tasks.resume_notifications")
     assert entry.interval.every == 120
 
@@ -212,7 +212,7 @@ def test_a_sweep_repairs_nothing_twice_across_kinds(
     """A change whose policy step is lost and is then repaired is not also a 'lost post'."""
     ChangeFactory(account=account)
     with later(minutes=11), django_capture_on_commit_callbacks(execute=True):
-        counts = resume.resume_notifications(STALE_AFTER_S)
+        counts = sweeps.resume_notifications(STALE_AFTER_S)
     assert counts == {"policy": 1, "lost_posts": 0, "skipped": 0, "stale_updates": 0}
     assert len(slack.calls_to("chat.postMessage")) == 1
 

@@ -24,7 +24,7 @@ def free_port() -> int:
 def test_it_runs_as_a_module_and_records_calls():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "approvals.slack_standin", "--port", str(port)],
+        [sys.executable, "-m", "devtools.slack_standin", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

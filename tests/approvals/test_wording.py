@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from approvals import describe
+from approvals import wording
 from approvals.slack.blocks import build_blocks
 from ingestion.rules import Rule
 from remediation import inventory
@@ -63,11 +63,11 @@ def test_a_revoke_by_rule_id_shows_the_rule_id_and_the_inventorys_definition(acc
     change = ChangeFactory(
         account=account, event_name="RevokeSecurityGroupIngress", rules=unresolved_revoke()
     )
-    assert describe.rules_in_words(change) == [
+    assert wording.rules_in_words(change) == [
         "removed: rule sgr-0revoked (definition unknown to the inventory)"
     ]
     known(change, "sgr-0revoked", **OFFICE_SSH, description="office")
-    assert describe.rules_in_words(change) == [
+    assert wording.rules_in_words(change) == [
         "removed: rule sgr-0revoked: tcp/22 from 10.0.0.0/8 (office)"
     ]
 
@@ -76,14 +76,14 @@ def test_a_modify_shows_before_and_after_and_never_guesses_egress(account):
     change = ChangeFactory(
         account=account, event_name="ModifySecurityGroupRules", rules=modify_to_world_ssh()
     )
-    (unknown,) = describe.rules_in_words(change)
+    (unknown,) = wording.rules_in_words(change)
     assert " to " not in unknown
     assert unknown == (
         "modified sgr-0modified: earlier definition unknown → "
         "tcp/22 with 0.0.0.0/0 (direction unknown)"
     )
     known(change, "sgr-0modified", **OFFICE_SSH)
-    assert describe.rules_in_words(change) == [
+    assert wording.rules_in_words(change) == [
         "modified sgr-0modified: tcp/22 from 10.0.0.0/8 → tcp/22 from 0.0.0.0/0"
     ]
 
@@ -92,14 +92,14 @@ def test_a_modify_that_opens_ssh_to_the_world_is_critical(account):
     change = ChangeFactory(
         account=account, event_name="ModifySecurityGroupRules", rules=modify_to_world_ssh()
     )
-    assert describe.severity_of(change) == describe.CRITICAL  # direction unknown: worst case
+    assert wording.severity_of(change) == wording.CRITICAL  # direction unknown: worst case
     known(change, "sgr-0modified", **OFFICE_SSH)
-    assert describe.severity_of(change) == describe.CRITICAL
+    assert wording.severity_of(change) == wording.CRITICAL
     egress = ChangeFactory(
         account=account, event_name="ModifySecurityGroupRules", rules=modify_to_world_ssh("e")
     )
     known(egress, "e", **{**OFFICE_SSH, "direction": "egress"})
-    assert describe.severity_of(egress) == describe.MEDIUM
+    assert wording.severity_of(egress) == wording.MEDIUM
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from approvals import policy
 from approvals.models import SlackMessage, SlackMessageStatus
-from approvals.slack.delivery import not_leased, slack_usable
+from approvals.slack.delivery import POST_TASK, UPDATE_TASK, not_leased, why_slack_unusable
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal import publish
 from sgportal.models import Tenant
@@ -105,8 +105,6 @@ def _resend_skipped() -> int:
 
 def _refresh_stale_messages(cutoff) -> int:
     """Posted messages last rendered before their change's latest status change."""
-    from approvals import tasks
-
     stale = _in_usable_tenants(
         SlackMessage.objects.annotate(rendered_at=Coalesce("updated_at", "posted_at"))
         .filter(
@@ -120,7 +118,7 @@ def _refresh_stale_messages(cutoff) -> int:
     )
     change_ids = list(stale.order_by("pk").values_list("change_id", flat=True)[:BATCH])
     for change_id in change_ids:
-        publish.enqueue(tasks.update_slack_message, [change_id])
+        publish.enqueue(UPDATE_TASK, [change_id])
     return len(change_ids)
 
 
@@ -128,18 +126,16 @@ def _in_usable_tenants(messages):
     """Only messages of active tenants whose Slack can be used now."""
     messages = messages.filter(change__tenant__active=True)
     tenant_ids = set(messages.values_list("change__tenant_id", flat=True).distinct())
-    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not slack_usable(t)]
+    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not why_slack_unusable(t)]
     return messages.filter(change__tenant_id__in=usable)
 
 
 def _queue_post(message_id: int, still: Q) -> bool:
     """If the message is ``still`` as found, make it due now and hand its post to the
     broker; False when it moved on meanwhile."""
-    from approvals import tasks
-
     moved = SlackMessage.objects.filter(still, pk=message_id).update(
         status=SlackMessageStatus.PENDING, due_at=timezone.now()
     )
     if moved:
-        publish.enqueue(tasks.post_slack_message, [message_id])
+        publish.enqueue(POST_TASK, [message_id])
     return bool(moved)
