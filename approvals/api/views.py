@@ -6,6 +6,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide
@@ -17,6 +18,7 @@ from approvals.api.serializers import (
 )
 from approvals.filtersets import ChangeFilterSet
 from approvals.models import Decision, Via
+from approvals.policy.gate import NotInReviewerGroup
 from ingestion.models import SecurityGroupChange
 from sgportal.api.errors import Conflict
 from sgportal.api.pagination import Feed
@@ -92,4 +94,6 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             raise Conflict(str(exc), code="already_decided") from None
         except InvalidTransition as exc:
             raise Conflict(str(exc), code="invalid_transition") from None
+        except NotInReviewerGroup as exc:
+            raise PermissionDenied(str(exc), code="not_in_reviewer_group") from None
         return Response(DecisionSerializer(made).data, status=status.HTTP_201_CREATED)
