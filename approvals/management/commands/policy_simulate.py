@@ -27,7 +27,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{file}: {exc.strerror}") from None
         except PolicyFileError as exc:
-            raise CommandError("Invalid policy:\n" + "\n".join(f"  {e}" for e in exc.errors))
+            errors = "\n".join(f"  {e}" for e in exc.errors)
+            raise CommandError("Invalid policy:\n" + errors) from None
         for change_id, action, rule, severity in result.rows:
             self.stdout.write(f"change {change_id}: {action} (severity {severity}) by {rule}")
         self.stdout.write(f"{len(result.rows)} changes in the last {days} days")
