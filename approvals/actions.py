@@ -72,11 +72,16 @@ def decide(
 ) -> Decision:
     """Record ``actor``'s verdict on ``change`` once, audited, and announce it after commit.
 
-    ``actor`` is a portal user, or None / a label for policy decisions.
-    Raises AlreadyDecided or InvalidTransition; nothing is written then.
+    ``actor`` is a portal user (or API client), or None / a label for policy decisions.
+    Raises AlreadyDecided, InvalidTransition or NotInReviewerGroup (approvals.policy.gate);
+    nothing but an audited refusal is written then.
     """
     verdict = Verdict(verdict)
     via = Via(via)
+    if via != Via.POLICY:  # reviewer groups (issue 15): the same check at every door
+        from approvals.policy.gate import check_reviewer
+
+        check_reviewer(change, actor, via)
     now = timezone.now()
     user = actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
     actor_name = actor_name_of(actor if actor is not None else f"policy ({via})")[:300]

@@ -18,3 +18,89 @@ class SlackMessageAdmin(ReadOnlyTenantAdmin):
     list_display = ("change", "status", "channel", "ts", "attempts", "revert_outcome")
     list_filter = ("status",)
     exclude = ("action_token",)  # the button secret stays out of the UI
+
+
+# --- policies (issue 15) -------------------------------------------------------------------
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from approvals.policy.models import (  # noqa: E402
+    PolicyException,
+    PolicyRule,
+    ReviewerGroup,
+    TenantPolicy,
+)
+from sgportal.admin_base import TenantScopedAdmin  # noqa: E402
+from sgportal.audit import actor_name_of  # noqa: E402
+from sgportal.models import ApiToken  # noqa: E402
+from sgportal.tenancy import tenant_ids_for  # noqa: E402
+
+
+class _TenantChoices:
+    """Related choices (groups, people, tokens) limited to the admin's own tenants."""
+
+    def _tenants(self, request):
+        return tenant_ids_for(request.user, "admin")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is ReviewerGroup and not request.user.is_superuser:
+            kwargs["queryset"] = ReviewerGroup.objects.filter(tenant__in=self._tenants(request))
+        if db_field.name == "owner" and not request.user.is_superuser:
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(memberships__tenant__in=self._tenants(request))
+                .distinct()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            if db_field.name == "members":
+                kwargs["queryset"] = (
+                    get_user_model()
+                    .objects.filter(memberships__tenant__in=self._tenants(request))
+                    .distinct()
+                )
+            elif db_field.name == "api_tokens":
+                kwargs["queryset"] = ApiToken.objects.filter(tenant__in=self._tenants(request))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(ReviewerGroup)
+class ReviewerGroupAdmin(_TenantChoices, TenantScopedAdmin):
+    list_display = ("name", "tenant")
+    filter_horizontal = ("members", "api_tokens")
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(_TenantChoices, TenantScopedAdmin):
+    list_display = ("position", "name", "tenant", "enabled", "severity", "action", "slack_channel")
+    list_display_links = ("name",)
+    list_filter = ("action", "enabled", "severity")
+    ordering = ("tenant", "position", "id")
+    search_fields = ("name",)
+
+
+@admin.register(PolicyException)
+class PolicyExceptionAdmin(_TenantChoices, TenantScopedAdmin):
+    list_display = ("pk", "tenant", "owner_name", "reason", "expires_at", "expiry_handled_at")
+    readonly_fields = ("expiry_handled_at", "from_change")
+    exclude = ("owner_name",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.owner_name = actor_name_of(obj.owner or request.user)[:300]
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TenantPolicy)
+class TenantPolicyAdmin(TenantScopedAdmin):
+    """Emergency mode: switching it on records who and why (the save is audited)."""
+
+    list_display = ("tenant", "emergency", "emergency_by", "emergency_since")
+    readonly_fields = ("emergency_by", "emergency_since", "version")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "emergency" in form.changed_data or not change:
+            obj.emergency_by = actor_name_of(request.user)[:300] if obj.emergency else ""
+            obj.emergency_since = timezone.now() if obj.emergency else None
+        super().save_model(request, obj, form, change)

@@ -9,3 +9,6 @@ class ApprovalsConfig(AppConfig):
         from approvals import metrics, receivers  # noqa: F401
 
         metrics.register()
+        # Policies (issue 15): cache invalidation receivers and tasks; the deadline sweep is
+        # in CELERY_BEAT_SCHEDULE.
+        from approvals.policy import engine, tasks  # noqa: F401

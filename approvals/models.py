@@ -131,3 +131,28 @@ class SlackLinkNonce(models.Model):
 
     def __str__(self) -> str:
         return f"link {self.team_id}/{self.slack_user_id} ({'used' if self.used_at else 'open'})"
+
+
+# --- policies (issue 15): defined in approvals.policy.models, registered here ----------
+from approvals.policy.models import (  # noqa: E402
+    NotificationDigest,
+    PolicyException,
+    PolicyMatch,
+    PolicyRule,
+    ReviewerGroup,
+    TenantPolicy,
+)
+
+__all__ = [
+    "Decision",
+    "NotificationDigest",
+    "PolicyException",
+    "PolicyMatch",
+    "PolicyRule",
+    "ReviewerGroup",
+    "SlackLinkNonce",
+    "SlackMessage",
+    "TenantPolicy",
+    "Verdict",
+    "Via",
+]

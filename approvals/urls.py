@@ -14,4 +14,5 @@ urlpatterns = [
     path("changes/", views.change_list, name="change_list"),
     path("changes/<int:pk>/", views.change_detail, name="change_detail"),
     path("changes/<int:pk>/decide/", views.change_decide, name="change_decide"),
+    path("changes/<int:pk>/allow/", views.change_allow, name="change_allow"),  # issue 15
 ]

@@ -78,8 +78,18 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "decisions": change.decisions.order_by("decided_at"),
             "slack_message": getattr(change, "slack_message", None),
             "can_decide": can_decide,
+            "policy": _policy_context(change),  # issue 15: rule, severity, time left
         },
     )
+
+
+def _policy_context(change: SecurityGroupChange) -> dict | None:
+    from approvals.policy.deadlines import time_left
+
+    match = getattr(change, "policy_match", None)
+    if match is None:
+        return None
+    return {"match": match, "time_left": time_left(match)}
 
 
 @login_required
@@ -103,6 +113,28 @@ def change_decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Not recorded: {exc}.")
         return redirect("approvals:change_detail", pk=change.pk)
     messages.success(request, f"Recorded: {Verdict(verdict).label}.")
+    return redirect("approvals:change_detail", pk=change.pk)
+
+
+@login_required
+@require_POST
+def change_allow(request: HttpRequest, pk: int) -> HttpResponse:
+    """Policies (issue 15): "allow this for 30 days" = an exception + approve this change."""
+    from approvals.policy.actions import allow_change
+
+    change = get_change_for_user(request.user, pk)
+    if not has_role(request.user, change.tenant_id, Role.APPROVER):
+        raise PermissionDenied("Approver role required.")
+    reason = request.POST.get("reason", "").strip()[:2000]
+    if not reason:
+        messages.error(request, "Not recorded: say why this may stay.")
+        return redirect("approvals:change_detail", pk=change.pk)
+    try:
+        exception = allow_change(change, user=request.user, reason=reason)
+    except DecisionError as exc:
+        messages.error(request, f"Not recorded: {exc}.")
+        return redirect("approvals:change_detail", pk=change.pk)
+    messages.success(request, f"Allowed until {exception.expires_at:%Y-%m-%d} (approved).")
     return redirect("approvals:change_detail", pk=change.pk)
 
 

@@ -106,7 +106,7 @@ def populate(n: int) -> tuple[list, dict]:
             event_name, event_time, aws_account_id, region, request_id, actor_type, actor_arn,
             actor_account_id, session_issuer_arn, via_console, source_ip, user_agent, group_id,
             group_name, vpc_id, rules, error_code, error_message, parse_error, raw, status,
-            ingested_at, invoked_by, via_spoke_role, parse_warnings, sources)
+            ingested_at, invoked_by, via_spoke_role, parse_warnings, sources, severity)
         SELECT ({tenant_ids})[g % {TENANTS} + 1], ({account_ids})[{pick_account}],
             md5(g::text), 'trail', 'AuthorizeSecurityGroupIngress',
             %(start)s::timestamptz + g * interval '1 second',
@@ -117,7 +117,7 @@ def populate(n: int) -> tuple[list, dict]:
             ('[{{"action":"added","direction":"ingress","protocol":"tcp","from_port":22,'
              || '"to_port":22,"cidr_ipv4":"0.0.0.0/0","rule_id":"sgr-0aaa"}}]')::jsonb,
             '', '', '', '{{"eventVersion":"1.08"}}', {status_case()},
-            %(start)s::timestamptz + g * interval '1 second', '', false, '[]', 4
+            %(start)s::timestamptz + g * interval '1 second', '', false, '[]', 4, 1
         FROM generate_series(%(lo)s, %(hi)s) g
     """.replace(" % ", " %% ")  # noqa: S608 (modulo, not a placeholder)
     started = time.perf_counter()

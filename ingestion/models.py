@@ -178,6 +178,9 @@ class SecurityGroupChange(models.Model):
         max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the policy step (issue 15): 0 unrated, 1 low .. 4 critical, 5 made with
+    # sgportal's revert role outside sgportal. The matched rule is approvals.PolicyMatch.
+    severity = models.PositiveSmallIntegerField(default=0)
     # --- API feed positions (issue 14): set by the database, never by Python. -----------
     # (ingest_txid, id) is the ingestion order the API's cursor walks; (status_txid, id)
     # the order of status moves (a trigger sets status_txid whenever status changes).

@@ -197,6 +197,7 @@ def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, 
         account_id=accounts.get(change.aws_account_id),
         ingested_at=now,
         status_changed_at=None,
+        severity=0,  # set by the policy step (issue 15)
     )
     values["raw"] = change.raw_text if change.raw_text is not None else _dumps(values["raw"])
     values["rules"] = _dumps(values["rules"])

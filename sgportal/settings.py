@@ -440,6 +440,8 @@ if _visibility_timeout:
 # or Slack was broken and has been fixed), and how overdue a queued post must be to count.
 NOTIFY_SWEEP_INTERVAL_S = env_int("SGPORTAL_NOTIFY_SWEEP_INTERVAL_S", 120, minimum=10)
 NOTIFY_STALE_AFTER_S = env_int("SGPORTAL_NOTIFY_STALE_AFTER_S", 600, minimum=60)
+# --- policies (issue 15): how often the deadline sweep runs ---------------------------
+POLICY_SWEEP_INTERVAL_S = env_int("SGPORTAL_POLICY_SWEEP_INTERVAL_S", 60, minimum=10)
 # Beat: how often to look for reverts whose task was lost, and how old they must be: a
 # running attempt longer than CELERY_TASK_TIME_LIMIT (so a running task is never doubled
 # needlessly); a denial no worker has claimed (claimed on pick-up), a few minutes.
@@ -481,5 +483,8 @@ CELERY_BEAT_SCHEDULE = {
     ),
     "retry due webhook deliveries (webhooks)": beat_entry(
         "approvals.webhooks.tasks.resume_deliveries", WEBHOOK_SWEEP_INTERVAL_S
+    ),
+    "apply deadline outcomes, expire exceptions, post digests (approvals policy)": beat_entry(
+        "approvals.policy.tasks.sweep_deadlines", POLICY_SWEEP_INTERVAL_S
     ),
 }

@@ -19,7 +19,14 @@ from django.forms.models import model_to_dict
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from approvals.models import Decision, SlackMessage
+from approvals.models import (
+    Decision,
+    PolicyException,
+    PolicyRule,
+    ReviewerGroup,
+    SlackMessage,
+    TenantPolicy,
+)
 from approvals.webhooks.actions import create_webhook
 from approvals.webhooks.models import Webhook, WebhookDelivery
 from ingestion.models import PollRun, SecurityGroupChange, TrailDeadLetter
@@ -113,6 +120,15 @@ BUILDERS = {
         definition={},
         refreshed_at=NOW,
     ),
+    # --- policies (issue 15) ---
+    ReviewerGroup: lambda acme: ReviewerGroup.objects.create(tenant=acme["tenant"], name="sweep"),
+    PolicyRule: lambda acme: PolicyRule.objects.create(
+        tenant=acme["tenant"], name="sweep", match={"world": True}, action="auto_revert"
+    ),
+    PolicyException: lambda acme: PolicyException.objects.create(
+        tenant=acme["tenant"], match={"group_ids": ["sg-0sweep"]}, reason="sweep", expires_at=NOW
+    ),
+    TenantPolicy: lambda acme: TenantPolicy.objects.get_or_create(tenant=acme["tenant"])[0],
 }
 
 # Third-party admins: kept out by Django's model permissions, which no tenant admin holds
@@ -272,6 +288,14 @@ def _detail(client, acme, change):
 def _decide(client, acme, change):
     response = client.post(f"/changes/{change.pk}/decide/", {"verdict": "deny", "reason": "x"})
     assert response.status_code == 404
+    assert not Decision.objects.filter(change=change).exists()
+
+
+@url_check("approvals:change_allow")
+def _allow(client, acme, change):
+    response = client.post(f"/changes/{change.pk}/allow/", {"reason": "outsider"})
+    assert response.status_code == 404
+    assert not PolicyException.objects.filter(tenant=acme["tenant"]).exists()
     assert not Decision.objects.filter(change=change).exists()
 
 

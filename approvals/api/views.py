@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -24,6 +25,7 @@ from approvals.api.serializers import (
 )
 from approvals.filtersets import ChangeFilterSet
 from approvals.models import Decision, Via
+from approvals.policy.gate import NotInReviewerGroup
 from ingestion.models import SecurityGroupChange
 from sgportal.api.errors import Conflict
 from sgportal.api.pagination import Feed, decode_cursor
@@ -162,6 +164,8 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             raise Conflict(str(exc), code="already_decided") from None
         except InvalidTransition as exc:
             raise Conflict(str(exc), code="invalid_transition") from None
+        except NotInReviewerGroup as exc:
+            raise PermissionDenied(str(exc), code="not_in_reviewer_group") from None
         if self.wants_ocsf():
             change.refresh_from_db()
             body = ocsf.decision_to_ocsf(made, change)

@@ -84,6 +84,13 @@ def _decision_text(decision: Decision) -> str:
     )
 
 
+def _time_left(change: SecurityGroupChange) -> str:
+    from approvals.policy.deadlines import time_left
+    from approvals.policy.models import PolicyMatch
+
+    return time_left(PolicyMatch.objects.filter(pk=change.pk).first())
+
+
 def build_blocks(message: SlackMessage) -> list[dict]:
     """The full message for the change in its current state."""
     change = message.change
@@ -127,6 +134,11 @@ def build_blocks(message: SlackMessage) -> list[dict]:
     ]
     decisions = list(change.decisions.order_by("decided_at"))
     if change.status == ChangeStatus.PENDING and not decisions:
+        left = _time_left(change)  # policies (issue 15)
+        if left:
+            blocks.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f":hourglass: {left}"}]}
+            )
         reverts = wording.deny_reverts(change)
         deny_label = "Deny (revert)" if reverts else "Deny"
         confirm_label = "Deny and revert" if reverts else "Deny"

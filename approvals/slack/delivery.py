@@ -68,10 +68,11 @@ def why_slack_unusable(tenant: Tenant) -> str | None:
     return None
 
 
-def queue_notification(change: SecurityGroupChange) -> SlackMessage:
-    """Create the change's message row and post it after commit (once per change)."""
+def queue_notification(change: SecurityGroupChange, channel: str = "") -> SlackMessage:
+    """Create the change's message row and post it after commit (once per change);
+    ``channel``: where a policy rule asks (empty: the tenant's channel)."""
     message, created = SlackMessage.objects.get_or_create(
-        change=change, defaults={"due_at": timezone.now()}
+        change=change, defaults={"due_at": timezone.now(), "channel": channel}
     )
     if not created:
         return message
@@ -164,7 +165,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
         )
         return DeliveryResult("skipped")
     if not slot_booked:
-        wait = ratelimit.reserve(tenant.slack_channel_id)
+        wait = ratelimit.reserve(message.channel or tenant.slack_channel_id)
         if wait > MAX_INLINE_WAIT_S:
             postpone(message.pk, wait)
             return DeliveryResult("rescheduled", delay=wait)
@@ -188,7 +189,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
             return _fail(message, exc)
         SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc), leased_until=None)
         if exc.retry_after:
-            ratelimit.push_back(tenant.slack_channel_id, exc.retry_after)
+            ratelimit.push_back(message.channel or tenant.slack_channel_id, exc.retry_after)
         raise RetryLater(str(exc), countdown=exc.retry_after) from exc
     now = timezone.now()
     SlackMessage.objects.filter(pk=message.pk).update(

@@ -19,6 +19,7 @@ from django.db import connection, models, transaction
 
 from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_decision
 from approvals.models import SlackMessage, Verdict, Via
+from approvals.policy.gate import NotInReviewerGroup
 from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION, escape_mrkdwn
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
 from ingestion.models import SecurityGroupChange
@@ -203,6 +204,6 @@ def handle_interaction(payload: dict) -> Reply:
         if mine:  # Slack redelivered the same click, or a double click: already done
             return Reply("duplicate")
         return Reply("refused", f"Not recorded: this change was {escape_mrkdwn(exc)}.")
-    except InvalidTransition as exc:
+    except (InvalidTransition, NotInReviewerGroup) as exc:
         return Reply("refused", f"Not recorded: {escape_mrkdwn(exc)}.")
     return Reply("decided")

@@ -99,7 +99,7 @@ class SlackTransport:
         """Post the message about ``message.change``; return (channel, ts)."""
         response = self._call(
             self.client.chat_postMessage,
-            channel=self.tenant.slack_channel_id,
+            channel=message.channel or self.tenant.slack_channel_id,  # a rule's channel
             text=summary_text(message.change),
             blocks=build_blocks(message),
             unfurl_links=False,
@@ -115,6 +115,18 @@ class SlackTransport:
             text=summary_text(message.change),
             blocks=build_blocks(message),
         )
+
+    def post_text(self, channel: str, text: str, thread_ts: str = "") -> str:
+        """Post a plain message (a reminder in a thread, an escalation, a digest); its ts."""
+        kwargs = {"thread_ts": thread_ts} if thread_ts else {}
+        response = self._call(
+            self.client.chat_postMessage,
+            channel=channel or self.tenant.slack_channel_id,
+            text=text,
+            unfurl_links=False,
+            **kwargs,
+        )
+        return str(response["ts"])
 
     @staticmethod
     def _call(method, **kwargs):

@@ -76,12 +76,12 @@ def test_memory_stays_flat_as_the_export_grows(client, tokens, account, monkeypa
                      actor_type, actor_arn, actor_account_id, session_issuer_arn, via_console,
                      source_ip, user_agent, group_id, group_name, vpc_id, rules, error_code,
                      error_message, parse_error, raw, status, ingested_at, invoked_by,
-                     via_spoke_role, parse_warnings, sources)
+                     via_spoke_role, parse_warnings, sources, severity)
                    SELECT %s, %s, 'bulk-' || g || '-' || %s, 'manual',
                      'AuthorizeSecurityGroupIngress', now(), '111111111111', 'eu-west-1', '',
                      'IAMUser', 'arn:aws:iam::1:user/x', '', '', false, '198.51.100.1',
                      repeat('agent ', 40), 'sg-1', 'g', 'vpc-1', '[]', '', '', '', '{}',
-                     'pending', now(), '', false, '[]', 0
+                     'pending', now(), '', false, '[]', 0, 0
                    FROM generate_series(1, %s) g""",
                 [account.tenant_id, account.pk, count, count],
             )
