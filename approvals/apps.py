@@ -7,6 +7,9 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import metrics, receivers, schedules  # noqa: F401
+        from approvals.rating import rate_at_ingest
+        from ingestion.store import register_severity_rater
 
         metrics.register()
+        register_severity_rater(rate_at_ingest)
         schedules.add_periodic_tasks()

@@ -102,6 +102,11 @@ class SecurityGroupChange(models.Model):
         max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # --- severity (issue 13): stored so the web queue can filter and sort on it. -----------
+    # 5 = made with sgportal's revert role, 4 critical .. 1 low, 0 = not rated. Set at ingest
+    # by the rater approvals registers (see ingestion.store.register_severity_rater); a
+    # policy may set it too. A plain small integer: approvals.describe holds the words.
+    severity = models.PositiveSmallIntegerField(default=0)
     # --- API feed positions (issue 14): set by the database, never by Python. -----------
     # (ingest_txid, id) is the ingestion order the API's cursor walks; (status_txid, id)
     # the order of status moves (a trigger sets status_txid whenever status changes).
@@ -119,6 +124,8 @@ class SecurityGroupChange(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "status"], name="change_tenant_status"),
+            # The web queue sorted by severity (issue 13).
+            models.Index(fields=["severity", "ingested_at"], name="change_severity_age"),
             # API feeds (issue 14): a cursor page is one index range scan per tenant.
             models.Index(fields=["tenant", "ingest_txid", "id"], name="change_feed_ingest"),
             models.Index(
