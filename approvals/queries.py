@@ -81,7 +81,17 @@ def queue(user, params, *, page_number: Any = 1, page_size: int = 50) -> Queue:
         ordered = scoped.none()  # a filter not understood shows nothing, not everything
     else:
         ordered = filterset.ordered().select_related("tenant", "account")
+    counts = status_counts(filterset, scoped)
     paginator = Paginator(ordered.defer("raw"), page_size)
+    # The total is known from the per-status counts: no second COUNT over the same rows.
+    valid = filterset.is_bound and filterset.form.is_valid()
+    status = filterset.form.cleaned_data.get("status") if valid else None
+    if ordered.query.is_empty():
+        paginator.count = 0
+    elif status:
+        paginator.count = next((n for value, _label, n in counts if value == status), 0)
+    else:
+        paginator.count = sum(n for _value, _label, n in counts)
     page = paginator.get_page(page_number)
     now = timezone.now()
     rows = [
@@ -100,7 +110,7 @@ def queue(user, params, *, page_number: Any = 1, page_size: int = 50) -> Queue:
         filterset=filterset,
         page=page,
         rows=rows,
-        counts=status_counts(filterset, scoped),
+        counts=counts,
         total=paginator.count,
         can_decide=tenant_ids_for(user, Role.APPROVER).exists(),
     )
@@ -216,10 +226,15 @@ def current_rules(change: SecurityGroupChange) -> list[dict]:
     ]
 
 
+RECENT = dt.timedelta(days=30)
+
+
 def _related(change: SecurityGroupChange, **match) -> list:
+    """The latest changes of the last 30 days like ``match`` (an index range on arrival)."""
+    since = (change.ingested_at or timezone.now()) - RECENT
     others = (
         SecurityGroupChange.objects.for_tenant(change.tenant_id)
-        .filter(**match)
+        .filter(ingested_at__gte=since, **match)
         .exclude(pk=change.pk)
         .only("id", "event_name", "status", "ingested_at", "event_time", "group_id", "actor_arn")
         .order_by("-ingested_at", "-id")
@@ -246,11 +261,11 @@ def story(change: SecurityGroupChange, user) -> Story:
     import json
 
     attempts = attempts_of(change)
+    decisions = list(change.decisions.order_by("decided_at"))
     approver = has_role(user, change.tenant_id, Role.APPROVER)
-    admin = has_role(user, change.tenant_id, Role.ADMIN)
-    has_undo = (
-        any(a.kind == "undo" for a in attempts)
-        or change.decisions.filter(verdict=Verdict.UNDO_REVERT).exists()
+    admin = approver and has_role(user, change.tenant_id, Role.ADMIN)
+    has_undo = any(a.kind == "undo" for a in attempts) or any(
+        d.verdict == Verdict.UNDO_REVERT for d in decisions
     )
     raw = change.raw
     return Story(
@@ -261,7 +276,7 @@ def story(change: SecurityGroupChange, user) -> Story:
         group=describe.group_of(change),
         tool=describe.tool_of(change),
         mfa=_mfa(change),
-        decisions=list(change.decisions.order_by("decided_at")),
+        decisions=decisions,
         attempts=attempts,
         audit=audit_of(change),
         current_rules=current_rules(change),

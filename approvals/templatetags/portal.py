@@ -8,7 +8,8 @@ from django import template
 from django.utils.html import format_html
 
 from approvals.charts import LEVELS
-from sgportal.tenancy import Role, tenant_ids_for
+from sgportal.models import Membership
+from sgportal.tenancy import Role, roles_at_least
 
 register = template.Library()
 
@@ -47,7 +48,13 @@ def portal_nav(context) -> dict:
     user = context.get("user")
     if not getattr(user, "is_authenticated", False):
         return {}
+    if user.is_superuser:
+        roles = {Role.APPROVER, Role.ADMIN}
+    else:
+        roles = set(
+            Membership.objects.filter(user=user, tenant__active=True).values_list("role", flat=True)
+        )
     return {
-        "audit": tenant_ids_for(user, Role.APPROVER).exists(),
-        "ingestion": tenant_ids_for(user, Role.ADMIN).exists(),
+        "audit": bool(roles & set(roles_at_least(Role.APPROVER))),
+        "ingestion": Role.ADMIN in roles,
     }

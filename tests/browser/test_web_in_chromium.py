@@ -143,9 +143,8 @@ def test_deny_with_a_reason_turns_reverted_live_and_an_admin_undoes_it(
     undo = Decision.objects.get(change_id=change_id, verdict=Verdict.UNDO_REVERT)
     assert undo.user == admin_user
     remediation_tasks.undo_revert.apply(args=[change_id, undo.pk])
-    assert rule_id in {r["rule_id"] for r in group_rules(ec2, group)} or any(
-        r["cidr_ipv4"] == "0.0.0.0/0" for r in group_rules(ec2, group)
-    )
+    back = [r["definition"] for r in group_rules(ec2, group)]
+    assert any(d.get("cidr_ipv4") == "0.0.0.0/0" and d.get("from_port") == 22 for d in back)
     assert SecurityGroupChange.objects.get(pk=change_id).status == "approved"
 
 

@@ -19,7 +19,7 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.matches("[data-autosubmit]")) {
+    if (target.matches("[data-autosubmit], form.filters select")) {
       target.form.requestSubmit();
     }
     if (target.matches("[data-select-all]")) {
@@ -30,6 +30,18 @@
     if (target.matches("input[name=change], [data-select-all]")) {
       updateBulk();
     }
+  });
+
+  // Filter forms send only the fields that say something (short, shareable URLs).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form.filters")) { return; }
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && !el.value && el.type !== "checkbox") { el.disabled = true; }
+    });
+  });
+  window.addEventListener("pageshow", function () {  // back button: fields usable again
+    document.querySelectorAll("form.filters [disabled]").forEach(function (el) { el.disabled = false; });
   });
 
   // Confirmation naming what will happen; a deny (or bulk approve) also needs a reason.
