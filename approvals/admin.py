@@ -15,7 +15,7 @@ class DecisionAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(SlackMessage)
 class SlackMessageAdmin(ReadOnlyTenantAdmin):
-    list_display = ("change", "status", "channel", "ts", "attempts", "revert_outcome")
+    list_display = ("change", "status", "channel", "ts", "attempts")
     list_filter = ("status",)
     exclude = ("action_token",)  # the button secret stays out of the UI
 

@@ -98,8 +98,6 @@ class SlackMessage(models.Model):
     leased_until = models.DateTimeField(null=True, blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
-    revert_outcome = models.CharField(max_length=30, blank=True)
-    revert_detail = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedQuerySet.as_manager()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from approvals.slack.delivery import queue_refresh, record_revert_outcome
+from approvals.slack.delivery import queue_refresh, refresh_after_revert
 from sgportal import events, publish
 
 
@@ -21,5 +21,5 @@ def on_change_decided(sender, change_id: int, decision_id: int, **kwargs) -> Non
 
 
 @receiver(events.revert_finished, dispatch_uid="approvals.refresh_on_revert")
-def on_revert_finished(sender, change_id: int, outcome: str, detail: str = "", **kwargs) -> None:
-    record_revert_outcome(change_id, outcome, str(detail or ""))
+def on_revert_finished(sender, change_id: int, **kwargs) -> None:
+    refresh_after_revert(change_id)

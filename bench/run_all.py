@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ["ingest.py", "slack_clicks.py", "revert_latency.py", "api.py"]
+BENCHMARKS = ["ingest.py", "slack_clicks.py", "revert_latency.py", "api.py", "web.py"]
 
 
 def main() -> int:

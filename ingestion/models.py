@@ -178,8 +178,10 @@ class SecurityGroupChange(models.Model):
         max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING, db_index=True
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    # Set by the policy step (issue 15): 0 unrated, 1 low .. 4 critical, 5 made with
-    # sgportal's revert role outside sgportal. The matched rule is approvals.PolicyMatch.
+    # Rated at ingest by the rater approvals registers (ingestion.store.register_severity_rater)
+    # so the web queue can filter and sort on it, then set by the policy step (issue 15):
+    # 0 unrated, 1 low .. 4 critical, 5 made with sgportal's revert role outside sgportal.
+    # The matched rule is approvals.PolicyMatch.
     severity = models.PositiveSmallIntegerField(default=0)
     # --- API feed positions (issue 14): set by the database, never by Python. -----------
     # (ingest_txid, id) is the ingestion order the API's cursor walks; (status_txid, id)
@@ -198,6 +200,8 @@ class SecurityGroupChange(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "status"], name="change_tenant_status"),
+            # The web queue sorted by severity (issue 13).
+            models.Index(fields=["severity", "ingested_at"], name="change_severity_age"),
             # API feeds (issue 14): a cursor page is one index range scan per tenant.
             models.Index(fields=["tenant", "ingest_txid", "id"], name="change_feed_ingest"),
             models.Index(

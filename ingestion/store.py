@@ -33,6 +33,7 @@ _FIELDS = [
 _BATCH_ROWS = 500  # 500 rows x ~30 columns stays under SQLite's parameter limit
 _STATUS = next(i for i, f in enumerate(_FIELDS) if f.name == "status")
 _EVENT_ID = next(i for i, f in enumerate(_FIELDS) if f.name == "event_id")
+_SEVERITY = next(i for i, f in enumerate(_FIELDS) if f.name == "severity")
 
 # A spoke-role call is ours only when it matches a revert attempt sgportal made. Remediation
 # knows its attempts and registers the check at start-up (ingestion never imports it): a
@@ -45,6 +46,24 @@ def register_own_call_check(check: OwnCallCheck) -> None:
     """Add a check that recognises sgportal's own reverts (idempotent)."""
     if check not in own_call_checks:
         own_call_checks.append(check)
+
+
+# How severe a change is, rated when it is stored (issue 13): approvals owns the rating and
+# registers it at start-up (ingestion never imports approvals). A rater takes the change's
+# rules (as JSON dicts), whether it was made with the spoke role and its status, and gives
+# the level (0 = not rated).
+SeverityRater = Callable[[list[dict], bool, str], int]
+severity_raters: list[SeverityRater] = []
+
+
+def register_severity_rater(rater: SeverityRater) -> None:
+    """Set the function that rates a change's severity at ingest (idempotent)."""
+    if rater not in severity_raters:
+        severity_raters.append(rater)
+
+
+def _rate(rules: list[dict], via_spoke_role: bool, status: str) -> int:
+    return max((rate(rules, via_spoke_role, status) for rate in severity_raters), default=0)
 
 
 @dataclass
@@ -132,9 +151,11 @@ def _mark_own_calls(page: PreparedPage) -> None:
     for check in own_call_checks:
         answers = check(page.tenant_id, claims)
         confirmed = [a or bool(b) for a, b in zip(confirmed, answers, strict=True)]
+    claims_by_index = {index: claim["rules"] for index, claim in page.claims}
     for (index, _), ours in zip(page.claims, confirmed, strict=True):
         if ours:
             page.rows[index][_STATUS] = ChangeStatus.OURS
+            page.rows[index][_SEVERITY] = _rate(claims_by_index[index], True, ChangeStatus.OURS)
 
 
 def store_prepared(page: PreparedPage) -> StoreResult:
@@ -197,8 +218,8 @@ def _row(change: ParsedChange, tenant_id: int, source: str, accounts: dict[str, 
         account_id=accounts.get(change.aws_account_id),
         ingested_at=now,
         status_changed_at=None,
-        severity=0,  # set by the policy step (issue 15)
     )
+    values["severity"] = _rate(values["rules"], change.via_spoke_role, change.status)
     values["raw"] = change.raw_text if change.raw_text is not None else _dumps(values["raw"])
     values["rules"] = _dumps(values["rules"])
     return [values[f.attname] for f in _FIELDS]

@@ -54,6 +54,9 @@ MIDDLEWARE = [
     # First: X-Forwarded-For / -Proto are believed only from TRUSTED_PROXIES.
     "sgportal.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (htmx, the pages' CSS and script, Swagger UI) from gunicorn itself, as
+    # collected by `collectstatic` into STATIC_ROOT (issue 13; no CDN, no extra server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sgportal.middleware.RequestIdMiddleware",
     "sgportal.publish.PublishInBackgroundMiddleware",

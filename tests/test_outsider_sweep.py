@@ -299,6 +299,62 @@ def _allow(client, acme, change):
     assert not Decision.objects.filter(change=change).exists()
 
 
+@url_check("approvals:bulk_approve")
+def _bulk_approve(client, acme, change):
+    response = client.post("/changes/approve/", {"change": [change.pk], "reason": "mine"})
+    assert response.status_code == 302
+    assert not Decision.objects.filter(change=change).exists()
+
+
+@url_check("approvals:change_status")
+def _change_status(client, acme, change):
+    assert client.get(f"/changes/{change.pk}/status/").status_code == 404
+
+
+@url_check("approvals:change_undo")
+def _change_undo(client, acme, change):
+    SecurityGroupChange.objects.filter(pk=change.pk).update(status="reverted")
+    response = client.post(f"/changes/{change.pk}/undo/", {"confirm": "yes"})
+    assert response.status_code == 404
+    assert not Decision.objects.filter(change=change).exists()
+    SecurityGroupChange.objects.filter(pk=change.pk).update(status="pending")
+
+
+@url_check("approvals:dashboard")
+def _dashboard(client, acme, change):
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    assert acme["account"].name.encode() not in response.content
+    assert change.actor_arn.encode() not in response.content
+    assert f"/changes/{change.pk}/".encode() not in response.content
+
+
+@url_check("approvals:audit")
+def _audit_page(client, acme, change):
+    record_audit(acme["tenant"], AuditAction.UPDATE, actor="x", object_repr="acme-audit-only")
+    for url in ("/audit/", f"/audit/?tenant={acme['tenant'].pk}&verify=1"):
+        response = client.get(url)
+        assert response.status_code in (200, 403)
+        assert b"acme-audit-only" not in response.content
+        assert acme["tenant"].name.encode() not in response.content
+
+
+@url_check("approvals:ingestion_status")
+def _ingestion_status(client, acme, change):
+    PollRun.objects.create(
+        tenant=acme["tenant"],
+        window_start=NOW,
+        window_end=NOW,
+        started_at=NOW,
+        status="failed",
+        error="acme-poll-error",
+    )
+    response = client.get("/ingestion/status/")
+    assert response.status_code in (200, 403)
+    assert b"acme-poll-error" not in response.content
+    assert acme["tenant"].name.encode() not in response.content
+
+
 @url_check("approvals:slack_link")
 def _slack_link(client, acme, change):
     from approvals.slack.links import make_link_url

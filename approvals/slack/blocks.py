@@ -91,6 +91,19 @@ def _time_left(change: SecurityGroupChange) -> str:
     return time_left(PolicyMatch.objects.filter(pk=change.pk).first())
 
 
+def latest_finished_attempt(change: SecurityGroupChange):
+    """The change's latest finished revert or undo attempt (issue 11: the result belongs to
+    the change, read through remediation's relation; approvals never imports remediation)."""
+    return change.revert_attempts.exclude(status="running").order_by("-id").first()
+
+
+def attempt_detail(attempt) -> str:
+    """What a finished attempt says: its error for a failure, else its detail."""
+    if attempt.status == "failed" and attempt.error_code:
+        return f"{attempt.error_code}: {attempt.detail}" if attempt.detail else attempt.error_code
+    return attempt.detail or ""
+
+
 def build_blocks(message: SlackMessage) -> list[dict]:
     """The full message for the change in its current state."""
     change = message.change
@@ -177,10 +190,12 @@ def build_blocks(message: SlackMessage) -> list[dict]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _decision_text(decision)}}
         )
-    if message.revert_outcome:
-        text = OUTCOME_TEXT.get(message.revert_outcome, f"Revert: {message.revert_outcome}")
-        if message.revert_detail:
-            text += f": {_escape(message.revert_detail)[:1500]}"
+    attempt = latest_finished_attempt(change)
+    if attempt is not None:
+        text = OUTCOME_TEXT.get(attempt.outcome, f"Revert: {attempt.outcome}")
+        detail = attempt_detail(attempt)
+        if detail:
+            text += f": {_escape(detail)[:1500]}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     elif decisions and decisions[-1].verdict == Verdict.DENY:
         blocks.append(

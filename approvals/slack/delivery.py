@@ -245,10 +245,8 @@ def give_up(message_id: int, error: str) -> None:
     )
 
 
-def record_revert_outcome(change_id: int, outcome: str, detail: str) -> None:
-    """Store remediation's result on the message and refresh it."""
-    updated = SlackMessage.objects.filter(change_id=change_id).update(
-        revert_outcome=outcome[:30], revert_detail=detail or ""
-    )
-    if updated:
+def refresh_after_revert(change_id: int) -> None:
+    """A revert attempt finished: re-render the change's message, if it has one (the
+    outcome is read from the attempt itself)."""
+    if SlackMessage.objects.filter(change_id=change_id).exists():
         queue_refresh(change_id)

@@ -7,6 +7,7 @@ import datetime as dt
 import factory
 
 from approvals.models import Decision, SlackMessage, Verdict, Via
+from approvals.rating import rate_at_ingest
 from ingestion.models import ChangeStatus, SecurityGroupChange, Source
 from ingestion.rules import Rule
 from tests.factories import AwsAccountFactory
@@ -49,6 +50,10 @@ class ChangeFactory(factory.django.DjangoModelFactory):
     rules = factory.LazyFunction(ssh_from_world)
     raw = factory.LazyFunction(dict)
     status = ChangeStatus.PENDING
+    # Rated as ingestion rates a stored change (issue 13: the queue filters on it).
+    severity = factory.LazyAttribute(
+        lambda o: rate_at_ingest(o.rules, getattr(o, "via_spoke_role", False), o.status)
+    )
 
 
 class SlackMessageFactory(factory.django.DjangoModelFactory):

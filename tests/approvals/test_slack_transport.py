@@ -7,7 +7,6 @@ import json
 import pytest
 
 from approvals.actions import decide
-from approvals.models import SlackMessage
 from approvals.slack import delivery
 from approvals.slack.transport import SlackTransport, TransportError
 from approvals.tasks import post_slack_message
@@ -204,22 +203,43 @@ def test_a_finished_revert_updates_the_message(
     with django_capture_on_commit_callbacks(execute=True):
         decide(queued.change, verdict="deny", actor=approver, via="web")
     assert "Reverting" in blocks_text(slack.calls_to("chat.update")[-1])
+    # The outcome is read from the change's revert attempts (issue 11 item 6), not a copy.
+    failed = attempt(queued.change, "failed", "revert_failed", "spoke role may not revoke")
     with django_capture_on_commit_callbacks(execute=True):
         events.revert_finished.send(
             sender=None,
             change_id=queued.change_id,
-            attempt_id=1,
+            attempt_id=failed.pk,
             outcome="revert_failed",
             detail="UnauthorizedOperation: spoke role may not revoke",
         )
     last = blocks_text(slack.calls_to("chat.update")[-1])
-    assert "Revert failed" in last and "spoke role may not revoke" in last
+    assert "Revert failed" in last and "UnauthorizedOperation: spoke role may not revoke" in last
+    done = attempt(queued.change, "done", "reverted", "confirmed")
     with django_capture_on_commit_callbacks(execute=True):
         events.revert_finished.send(
-            sender=None, change_id=queued.change_id, attempt_id=2, outcome="reverted", detail=""
+            sender=None, change_id=queued.change_id, attempt_id=done.pk, outcome="reverted"
         )
     assert "Reverted: the rules are gone" in blocks_text(slack.calls_to("chat.update")[-1])
-    assert SlackMessage.objects.get(pk=queued.pk).revert_outcome == "reverted"
+
+
+def attempt(change, status: str, outcome: str, detail: str):
+    from django.utils import timezone
+
+    from remediation.models import RevertAttempt
+
+    RevertAttempt.objects.filter(change=change, status="running").update(status="failed")
+    now = timezone.now()
+    return RevertAttempt.objects.create(
+        change=change,
+        status=status,
+        outcome=outcome,
+        actor_name="bob-approver",
+        error_code="UnauthorizedOperation" if status == "failed" else "",
+        detail=detail,
+        started_at=now,
+        finished_at=now,
+    )
 
 
 def test_an_update_before_the_post_waits_for_the_post(

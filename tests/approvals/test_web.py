@@ -111,4 +111,4 @@ def test_an_unknown_verdict_is_a_bad_request(client, approver, change):
 
 def test_the_root_is_the_approval_queue(client, viewer):
     client.force_login(viewer)
-    assert client.get("/").templates[0].name == "approvals/change_list.html"
+    assert client.get("/").templates[0].name == "approvals/queue.html"

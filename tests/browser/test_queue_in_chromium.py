@@ -94,6 +94,8 @@ def test_a_reviewer_denies_a_change_in_the_browser_and_sees_it_reverted(
     page = login(browser_page, live_server, approver.username)
     assert "tcp/22 from 0.0.0.0/0" in page.inner_text("table")
     page.click(f"a[href='/changes/{change_id}/']")
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation of what deny does
+    page.fill("textarea[name=reason]", "not requested")  # a deny needs a reason
     page.click("button[value=deny]")
     page.wait_for_load_state()
     page.screenshot(path=str(tmp_path / "denied.png"))
