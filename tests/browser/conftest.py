@@ -86,3 +86,34 @@ def screenshot(page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def world_ssh_change(tenant, account):
+    """tcp/22 from 0.0.0.0/0 authorized on a new group in the AWS emulator, and the change
+    that records it stored as ingestion would: (ec2 client, group id, rule id, change id)."""
+    from ingestion import simulate
+    from ingestion.models import Source
+    from ingestion.parser import parse_record
+    from ingestion.store import own_role_arns, store_changes
+    from tests.remediation.helpers import REGION, make_group, member_ec2
+
+    ec2 = member_ec2(account, REGION)
+    group = make_group(ec2, "payments-web")
+    record = simulate.authorize(
+        ec2,
+        group_id=group,
+        account_id=account.account_id,
+        region=REGION,
+        permissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    rule_id = record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"]
+    parsed = parse_record(record, own_role_arns=own_role_arns(tenant))
+    change_id = store_changes(tenant, [parsed], source=Source.MANUAL).new_ids[0]
+    return ec2, group, rule_id, change_id

@@ -9,11 +9,8 @@ import shutil
 import pytest
 from django.db import connections
 
-from ingestion import simulate
-from ingestion.models import Source
-from ingestion.parser import parse_record
-from ingestion.store import own_role_arns, store_changes
-from tests.remediation.helpers import REGION, group_rules, make_group, member_ec2
+from tests.browser.conftest import world_ssh_change
+from tests.remediation.helpers import group_rules
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -71,25 +68,7 @@ def test_a_reviewer_denies_a_change_in_the_browser_and_sees_it_reverted(
     outsider,
     tmp_path,
 ):
-    ec2 = member_ec2(account, REGION)
-    group = make_group(ec2, "payments-web")
-    record = simulate.authorize(
-        ec2,
-        group_id=group,
-        account_id=account.account_id,
-        region=REGION,
-        permissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
-    rule_id = record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"]
-    parsed = parse_record(record, own_role_arns=own_role_arns(tenant))
-    change_id = store_changes(tenant, [parsed], source=Source.MANUAL).new_ids[0]
+    ec2, group, rule_id, change_id = world_ssh_change(tenant, account)
 
     page = login(browser_page, live_server, approver.username)
     assert "tcp/22 from 0.0.0.0/0" in page.inner_text("table")

@@ -8,15 +8,18 @@ from __future__ import annotations
 import pytest
 
 from approvals.models import Decision, Verdict
-from ingestion import simulate
-from ingestion.models import SecurityGroupChange, Source
-from ingestion.parser import parse_record
+from ingestion.models import SecurityGroupChange
 from ingestion.rules import Rule
-from ingestion.store import own_role_arns, store_changes
 from remediation import tasks as remediation_tasks
 from tests.approvals.factories import ChangeFactory
-from tests.browser.conftest import PHONE, screenshot, serious_axe_violations, sign_in
-from tests.remediation.helpers import REGION, group_rules, make_group, member_ec2
+from tests.browser.conftest import (
+    PHONE,
+    screenshot,
+    serious_axe_violations,
+    sign_in,
+    world_ssh_change,
+)
+from tests.remediation.helpers import group_rules
 
 pytestmark = pytest.mark.browser
 
@@ -94,25 +97,7 @@ def test_the_queue_shows_new_changes_without_a_reload(live_server, chromium, que
 def test_deny_with_a_reason_turns_reverted_live_and_an_admin_undoes_it(
     transactional_db, live_server, chromium, tenant, account, approver, admin_user
 ):
-    ec2 = member_ec2(account, REGION)
-    group = make_group(ec2, "payments-web")
-    record = simulate.authorize(
-        ec2,
-        group_id=group,
-        account_id=account.account_id,
-        region=REGION,
-        permissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
-    rule_id = record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"]
-    parsed = parse_record(record, own_role_arns=own_role_arns(tenant))
-    change_id = store_changes(tenant, [parsed], source=Source.MANUAL).new_ids[0]
+    ec2, group, rule_id, change_id = world_ssh_change(tenant, account)
 
     page = sign_in(chromium, live_server, approver.username)
     page.goto(f"{live_server.url}/changes/{change_id}/")
