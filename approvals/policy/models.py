@@ -280,9 +280,11 @@ class PolicyMatch(models.Model):
 
     class Meta:
         indexes = [
+            # (due_at, change): the sweep's keyset order, so each batch starts where the
+            # last one ended.
             models.Index(
-                fields=["due_at"],
-                name="policy_match_due",
+                fields=["due_at", "change"],
+                name="policy_match_due_key",
                 condition=Q(due_at__isnull=False),
             )
         ]

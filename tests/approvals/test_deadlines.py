@@ -115,7 +115,8 @@ def test_a_claimed_row_is_taken_again_after_its_lease_when_a_worker_died(
 ):
     change = routed("revert")
     with time_machine.travel(NOW + dt.timedelta(minutes=61), tick=False):
-        assert deadlines._claim_batch(NOW + dt.timedelta(minutes=61), 100) == [change.pk]
+        claimed = deadlines._claim_batch(NOW + dt.timedelta(minutes=61), 100, None)
+        assert [change_id for _, change_id in claimed] == [change.pk]
         # ...the worker that got the chunk dies here: nothing applied.
     assert at(62, django_capture_on_commit_callbacks)["claimed"] == 0  # still leased
     change.refresh_from_db()
@@ -160,3 +161,41 @@ def test_time_left_is_shown_on_the_page_and_in_words(
     with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
         page = client.get(f"/changes/{change.pk}/").content.decode()
     assert "30 min left to decide; then it is reverted" in page
+
+
+def test_batches_claim_every_due_row_once_without_walking_back(
+    tenant, account, other_tenant, other_account, monkeypatch
+):
+    """Keyset batches: rows sharing one due time, some already leased, two tenants; every
+    free due row is claimed exactly once, leased and not-yet-due rows are not."""
+    due = NOW - dt.timedelta(minutes=5)
+    later = NOW + dt.timedelta(minutes=5)
+    rows = {}
+    for i in range(23):
+        change = ChangeFactory(account=account if i % 2 else other_account)
+        leased = NOW + dt.timedelta(minutes=1) if i % 7 == 3 else None
+        when = later if i == 22 else due
+        rows[change.pk] = PolicyMatch.objects.create(
+            change=change,
+            tenant=change.tenant,
+            rule_name="r",
+            action="review",
+            due_at=when,
+            claimed_until=leased,
+            stage=DeadlineStage.WAITING,
+        )
+    handed: list[list[int]] = []
+    monkeypatch.setattr(deadlines.publish, "enqueue", lambda task, args: handed.append(args[0]))
+    batches = []
+    real = deadlines._claim_batch
+    monkeypatch.setattr(
+        deadlines, "_claim_batch", lambda *a: batches.append(real(*a)) or batches[-1]
+    )
+    with time_machine.travel(NOW, tick=False):
+        counts = sweep(batch=4)
+    claimed = [change_id for chunk in handed for change_id in chunk]
+    expected = {pk for pk, m in rows.items() if m.claimed_until is None and m.due_at == due}
+    assert len(claimed) == len(set(claimed)) == counts["claimed"] == len(expected) == 19
+    assert set(claimed) == expected
+    keys = [key for batch in batches for key in batch]
+    assert keys == sorted(keys)  # each batch after the last: no row seen twice
