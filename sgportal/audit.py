@@ -36,7 +36,14 @@ from sgportal import db
 from sgportal.context import current_request_id
 from sgportal.fields import EncryptedTextField
 from sgportal.models import AuditChainHead, AuditEntry, Tenant
-from sgportal.models.audit import GENESIS_HASH, audit_key, canonical_json, normalize_json
+from sgportal.models.audit import (
+    GENESIS_HASH,
+    audit_key,
+    audit_key_id,
+    audit_keys,
+    canonical_json,
+    normalize_json,
+)
 
 if TYPE_CHECKING:
     from sgportal.checkpoints import Checkpoint
@@ -206,6 +213,7 @@ def record_audit(
         object_repr=(object_repr or "")[:300],
         before=normalize_json(before),
         after=normalize_json(after),
+        key_id=audit_key_id(),
     )
     # Joins the caller's transaction without a savepoint of its own: if writing the entry
     # fails, the action it records must not commit either.
@@ -233,13 +241,58 @@ class ChainReport:
         return self.error is None
 
 
-def _entry_error(entry: AuditEntry, seq: int, prev: str, keyed_from: int) -> str | None:
+class _KeyWalk:
+    """The keys a chain has used so far: it may only move forward through them (oldest to
+    newest, ``audit_keys()``), so a retired key cannot add to or rewrite the chain after a
+    newer key took over."""
+
+    def __init__(self) -> None:
+        self.rank = {key_id: rank for rank, key_id in enumerate(audit_keys())}
+        self.current = -1  # rank of the newest key seen so far; -1: none named yet
+
+    def error(self, entry: AuditEntry) -> str | None:
+        if not entry.key_id:
+            if self.current >= 0:
+                return "written without a key id after entries that name their key"
+            return None
+        rank = self.rank.get(entry.key_id)
+        if rank is None:
+            return (
+                f"MACed with key {entry.key_id}, which sgportal does not hold "
+                "(put the retired key in AUDIT_HMAC_PREVIOUS_KEYS)"
+            )
+        if rank < self.current:
+            return f"MACed with retired key {entry.key_id} after a newer key took over"
+        self.current = rank
+        return None
+
+
+def _blank_key_hash_matches(entry: AuditEntry) -> bool:
+    """An entry from before key ids were kept: MACed with whichever key was current then."""
+    return any(
+        hmac.compare_digest(entry.hash, entry.compute_hash(master))
+        for master in audit_keys().values()
+    )
+
+
+def _entry_error(
+    entry: AuditEntry, seq: int, prev: str, keyed_from: int, keys: _KeyWalk
+) -> str | None:
     if entry.seq != seq:
         return f"expected seq {seq}; entries are missing or were renumbered"
     if entry.prev_hash != prev:
         return "previous-hash link broken; an entry before it was removed, reordered or altered"
-    expected = entry.compute_hash() if seq >= keyed_from else entry.compute_legacy_hash()
-    if not hmac.compare_digest(entry.hash, expected):
+    if seq < keyed_from:
+        matches = hmac.compare_digest(entry.hash, entry.compute_legacy_hash())
+    else:
+        error = keys.error(entry)
+        if error:
+            return error
+        if entry.key_id:
+            matches = hmac.compare_digest(entry.hash, entry.compute_hash())
+        else:
+            matches = _blank_key_hash_matches(entry)
+    if not matches:
         return "content does not match its hash; the entry was altered"
     return None
 
@@ -252,11 +305,12 @@ def verify_chain(tenant: Tenant, checkpoints: Sequence[Checkpoint] = ()) -> Chai
     keyed_from = head.keyed_from_seq if head else 1
     marks = {cp.heads[tenant.pk].seq for cp in checkpoints if tenant.pk in cp.heads}
     hash_at: dict[int, str] = {}
+    keys = _KeyWalk()
     prev, seq, checked = GENESIS_HASH, 1, 0
     for _ in range(5):  # entries appended while walking: walk on to the head read after
         entries = AuditEntry.objects.filter(tenant=tenant, seq__gte=seq).order_by("seq")
         for entry in entries.iterator(chunk_size=2000):
-            error = _entry_error(entry, seq, prev, keyed_from)
+            error = _entry_error(entry, seq, prev, keyed_from, keys)
             if error:
                 return ChainReport(
                     tenant, checked, f"entry id={entry.pk} (seq {entry.seq}): {error}", entry.pk

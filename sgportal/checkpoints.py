@@ -31,7 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from sgportal.models import AuditChainHead
-from sgportal.models.audit import audit_key, audit_key_id, canonical_json
+from sgportal.models.audit import audit_key, audit_key_id, audit_keys, canonical_json
 
 logger = logging.getLogger("sgportal.audit.checkpoint")
 
@@ -59,10 +59,10 @@ class Checkpoint:
     heads: dict[int, CheckpointHead]
 
 
-def _signature(document: dict) -> str:
+def _signature(document: dict, master: str | None = None) -> str:
     unsigned = {k: v for k, v in document.items() if k != "signature"}
     text = canonical_json(unsigned).encode()
-    return hmac.new(audit_key("checkpoint"), text, hashlib.sha256).hexdigest()
+    return hmac.new(audit_key("checkpoint", master), text, hashlib.sha256).hexdigest()
 
 
 def build_checkpoint(now: dt.datetime | None = None) -> dict:
@@ -93,12 +93,15 @@ def parse_checkpoint(text: str | bytes, location: str) -> Checkpoint:
         document = json.loads(text)
         if document.get("format") != FORMAT:
             raise CheckpointError(f"{location}: not a {FORMAT} document")
-        if document.get("key_id") != audit_key_id():
+        master = audit_keys().get(str(document.get("key_id")))
+        if master is None:
             raise CheckpointError(
-                f"{location}: signed with another key (key id {document.get('key_id')!r}, "
-                f"AUDIT_HMAC_KEY's is {audit_key_id()!r})"
+                f"{location}: signed with a key sgportal does not hold (key id "
+                f"{document.get('key_id')!r}; AUDIT_HMAC_KEY's is {audit_key_id()!r}, "
+                "retired keys go into AUDIT_HMAC_PREVIOUS_KEYS)"
             )
-        if not hmac.compare_digest(str(document.get("signature", "")), _signature(document)):
+        signature = _signature(document, master)
+        if not hmac.compare_digest(str(document.get("signature", "")), signature):
             raise CheckpointError(f"{location}: signature does not match; forged or altered")
         heads = {
             int(h["tenant_id"]): CheckpointHead(

@@ -355,6 +355,13 @@ if not AUDIT_HMAC_KEY:
     AUDIT_HMAC_KEY = "derived-from-secret-key:" + SECRET_KEY
 elif len(AUDIT_HMAC_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters long.")
+# Retired audit keys, oldest first, comma-separated: entries and checkpoints they signed still
+# verify, but nothing new is signed with them (README, "Audit log": rotating the key).
+AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS", [])
+if AUDIT_HMAC_KEY in AUDIT_HMAC_PREVIOUS_KEYS:
+    raise ImproperlyConfigured("AUDIT_HMAC_PREVIOUS_KEYS must not hold AUDIT_HMAC_KEY itself.")
+if any(len(key) < 32 for key in AUDIT_HMAC_PREVIOUS_KEYS):
+    raise ImproperlyConfigured("Each key in AUDIT_HMAC_PREVIOUS_KEYS has 32+ characters.")
 # Signed checkpoints of every chain head (manage.py audit_checkpoint, on beat) go to the log
 # and to each store set here; verify_audit reads the latest from each store set here.
 AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR") or None

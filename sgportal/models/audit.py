@@ -5,6 +5,11 @@ database), of its content and its predecessor's hash: whoever can write the data
 recompute the chain after an edit. Entries written before the keyed chain existed keep their
 plain SHA-256 hashes; the chain head records where the keyed part starts
 (``keyed_from_seq``), and signed checkpoints record that too.
+
+The key can be rotated: each entry records the fingerprint of the key that MACed it
+(``key_id``; blank on entries written before key ids were kept), retired keys stay readable
+through ``AUDIT_HMAC_PREVIOUS_KEYS``, and a chain may only move forward through the keys
+(``sgportal.audit.verify_chain``), so a retired key cannot append to it.
 """
 
 from __future__ import annotations
@@ -29,15 +34,38 @@ def _derived_key(master: str, purpose: bytes) -> bytes:
     return hmac.new(master.encode(), purpose, hashlib.sha256).digest()
 
 
-def audit_key(purpose: str) -> bytes:
-    """A key for one purpose (``entry``, ``checkpoint``, ``key-id``) derived from AUDIT_HMAC_KEY,
-    so an entry's MAC can never be passed off as a checkpoint's signature or the reverse."""
-    return _derived_key(settings.AUDIT_HMAC_KEY, f"sgportal-audit-{purpose}-v1".encode())
+class UnknownAuditKey(Exception):
+    """An entry or checkpoint names a key sgportal does not hold."""
 
 
-def audit_key_id() -> str:
-    """A short public fingerprint of AUDIT_HMAC_KEY (names the key a checkpoint was signed with)."""
-    return audit_key("key-id").hex()[:16]
+def audit_key(purpose: str, master: str | None = None) -> bytes:
+    """A key for one purpose (``entry``, ``checkpoint``, ``key-id``) derived from ``master``
+    (AUDIT_HMAC_KEY by default), so an entry's MAC can never be passed off as a checkpoint's
+    signature or the reverse."""
+    return _derived_key(master or settings.AUDIT_HMAC_KEY, f"sgportal-audit-{purpose}-v1".encode())
+
+
+def audit_key_id(master: str | None = None) -> str:
+    """A short public fingerprint of a master key (AUDIT_HMAC_KEY by default)."""
+    return audit_key("key-id", master).hex()[:16]
+
+
+def audit_keys() -> dict[str, str]:
+    """Every key held, by fingerprint, oldest first: AUDIT_HMAC_PREVIOUS_KEYS in the order
+    given, then AUDIT_HMAC_KEY."""
+    masters = [*getattr(settings, "AUDIT_HMAC_PREVIOUS_KEYS", ()), settings.AUDIT_HMAC_KEY]
+    return {audit_key_id(master): master for master in masters}
+
+
+def master_key(key_id: str) -> str:
+    """The held master key with fingerprint ``key_id``; UnknownAuditKey if none."""
+    try:
+        return audit_keys()[key_id]
+    except KeyError:
+        raise UnknownAuditKey(
+            f"key {key_id} is not held by sgportal (a retired key goes into "
+            "AUDIT_HMAC_PREVIOUS_KEYS)"
+        ) from None
 
 
 class AuditAction(models.TextChoices):
@@ -100,6 +128,8 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Fingerprint of the key that MACed it (``audit_key_id``); blank before key rotation.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     objects = AuditQuerySet.as_manager()
 
@@ -123,8 +153,9 @@ class AuditEntry(models.Model):
         raise AppendOnlyError("Audit entries are append-only: DELETE refused.")
 
     def content(self) -> dict:
-        """The hashed content: every column but the id and the hash itself."""
-        return {
+        """The hashed content: every column but the id and the hash itself (``key_id`` only
+        when set, so entries written before it existed hash as they did)."""
+        content = {
             "tenant": self.tenant_id,
             "seq": self.seq,
             "created_at": self.created_at.isoformat(),
@@ -140,11 +171,18 @@ class AuditEntry(models.Model):
             "after": self.after,
             "prev_hash": self.prev_hash,
         }
+        if self.key_id:
+            content["key_id"] = self.key_id
+        return content
 
-    def compute_hash(self) -> str:
-        """The keyed hash: HMAC-SHA256 of the content (which holds the previous hash)."""
+    def compute_hash(self, master: str | None = None) -> str:
+        """The keyed hash: HMAC-SHA256 of the content (which holds the previous hash), with
+        the key ``key_id`` names (``master`` when given; AUDIT_HMAC_KEY for a blank id).
+        UnknownAuditKey when that key is not held."""
+        if master is None and self.key_id:
+            master = master_key(self.key_id)
         text = canonical_json(self.content()).encode()
-        return hmac.new(audit_key("entry"), text, hashlib.sha256).hexdigest()
+        return hmac.new(audit_key("entry", master), text, hashlib.sha256).hexdigest()
 
     def compute_legacy_hash(self) -> str:
         """The plain SHA-256 of entries written before the keyed chain started."""
