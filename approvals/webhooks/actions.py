@@ -62,6 +62,31 @@ def create_webhook(
     return webhook, secret
 
 
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+
+
+def rotate_secret(webhook: Webhook, *, actor, via: str) -> str:
+    """A new signing secret, returned once; the old one keeps signing too (a second
+    signature) for ROTATION_OVERLAP, so the receiver can switch without refusing anything.
+    A second rotation inside the overlap drops the oldest secret at once. Audited."""
+    secret = signing.new_secret()
+    until = timezone.now() + ROTATION_OVERLAP
+    with transaction.atomic():
+        locked = Webhook.objects.select_for_update().get(pk=webhook.pk)
+        locked.previous_secret, locked.previous_secret_until = locked.secret, until
+        locked.secret = secret
+        locked.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+        record_audit(
+            locked.tenant_id,
+            AuditAction.UPDATE,
+            actor=actor,
+            via=via,
+            obj=locked,
+            after={"secret": "rotated", "previous_secret_signs_until": until.isoformat()},
+        )
+    return secret
+
+
 def record_events(tenant_id: int, event_type: str, contexts: dict[str, dict]) -> int:
     """One delivery per (event, active endpoint of the tenant that wants it); ``contexts``
     maps each event's key (e.g. the change id) to the ids its payload is built from.
@@ -177,7 +202,11 @@ def attempt_delivery(delivery_id: int) -> Attempt | None:
         # Sorted keys: the same bytes on every attempt (jsonb does not keep key order).
         body = orjson.dumps(delivery.payload, option=orjson.OPT_SORT_KEYS)
         headers = signing.headers(
-            webhook.secret, int(now.timestamp()), body, str(delivery.event_id), delivery.event_type
+            webhook.signing_secrets(now),
+            int(now.timestamp()),
+            body,
+            str(delivery.event_id),
+            delivery.event_type,
         )
         code = send(webhook.url, body, headers)
     except outbound.Refused as exc:

@@ -38,6 +38,35 @@ class WebhookAdmin(TenantScopedAdmin):
     form = WebhookForm
     list_display = ["name", "tenant", "url", "events", "active", "created_at"]
     list_filter = ["active"]
+    actions = ["rotate_secret"]
+
+    @admin.action(description="Rotate the signing secret (the old one signs too for 24 h)")
+    def rotate_secret(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Rotate one webhook at a time (its new secret is shown once).", "error"
+            )
+            return None
+        webhook = queryset.get()
+        secret = actions.rotate_secret(webhook, actor=request.user, via="admin")
+        webhook.refresh_from_db()
+        return self._secret_page(request, webhook, secret, rotated=True)
+
+    def _secret_page(self, request, webhook, secret, *, rotated: bool):
+        response = TemplateResponse(
+            request,
+            "admin/webhooks/webhook/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "webhook": webhook,
+                "secret": secret,
+                "rotated": rotated,
+                "title": "Signing secret rotated" if rotated else "Webhook created",
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get_fields(self, request, obj=None):
         return (
@@ -68,19 +97,7 @@ class WebhookAdmin(TenantScopedAdmin):
         return None  # the audit chain has the creation
 
     def response_add(self, request, obj, post_url_continue=None):
-        response = TemplateResponse(
-            request,
-            "admin/webhooks/webhook/created.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "webhook": obj,
-                "secret": obj._secret,
-                "title": "Webhook created",
-            },
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        return self._secret_page(request, obj, obj._secret, rotated=False)
 
 
 @admin.register(WebhookDelivery)

@@ -30,6 +30,10 @@ class Webhook(models.Model):
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, help_text="Event types this endpoint receives.")
     secret = EncryptedTextField(editable=False, help_text="HMAC key; shown once on creation.")
+    # After a rotation the old secret also signs deliveries until ``previous_secret_until``,
+    # so a receiver can switch without refusing anything.
+    previous_secret = EncryptedTextField(blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -42,6 +46,14 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets that sign a delivery now: the current one, then the previous one
+        while its overlap lasts."""
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            secrets.append(self.previous_secret)
+        return secrets
 
 
 class WebhookDelivery(models.Model):

@@ -4,11 +4,14 @@ Headers sent with every delivery:
 
 - ``X-Sgportal-Timestamp``: Unix seconds when this attempt was signed;
 - ``X-Sgportal-Signature``: ``v1=`` + hex HMAC-SHA256(secret, ``v1:{timestamp}:{body}``);
+  while a rotated secret's overlap lasts, one such value per secret, comma-separated
+  (the new secret's first);
 - ``X-Sgportal-Event-Id`` and ``Idempotency-Key``: the event id, the same on every attempt;
 - ``X-Sgportal-Event``: the event type.
 
 A receiver recomputes the signature over the raw body, compares in constant time, and
-refuses timestamps more than 5 minutes from its clock (replays).
+accepts the delivery if any of the header's signatures matches, and refuses timestamps more
+than 5 minutes from its clock (replays).
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def headers(secret: str, timestamp: int, body: bytes, event_id: str, event_type: str) -> dict:
+def headers(
+    secrets: list[str], timestamp: int, body: bytes, event_id: str, event_type: str
+) -> dict:
     return {
         "Content-Type": "application/json",
         "User-Agent": "sgportal-webhooks/1",
         "X-Sgportal-Timestamp": str(timestamp),
-        "X-Sgportal-Signature": signature(secret, timestamp, body),
+        "X-Sgportal-Signature": ",".join(signature(s, timestamp, body) for s in secrets),
         "X-Sgportal-Event-Id": event_id,
         "Idempotency-Key": event_id,
         "X-Sgportal-Event": event_type,
@@ -49,4 +54,5 @@ def verify(secret: str, timestamp: str, body: bytes, given: str, now: float) -> 
         return False
     if abs(now - stamp) > TOLERANCE_S:
         return False
-    return hmac.compare_digest(signature(secret, stamp, body), given)
+    expected = signature(secret, stamp, body)
+    return any(hmac.compare_digest(expected, part.strip()) for part in given.split(","))

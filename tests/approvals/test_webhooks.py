@@ -247,3 +247,52 @@ def test_recording_never_calls_the_endpoint(account, webhook, receiver, monkeypa
     )
     assert time.monotonic() - started < 5
     assert WebhookDelivery.objects.get().attempts == 0 and receiver.requests == []
+
+
+def _delivered_signature(receiver) -> tuple[dict, bytes]:
+    request = receiver.accepted()[-1]
+    return request["headers"], request["body"]
+
+
+def _verifies(secret, headers, body) -> bool:
+    stamp = headers["X-Sgportal-Timestamp"]
+    return signing.verify(secret, stamp, body, headers["X-Sgportal-Signature"], float(stamp))
+
+
+def test_rotating_the_secret_signs_with_both_for_a_day_then_only_the_new(
+    client, account, admin_user, outsider, webhook, receiver, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    old = webhook.plain_secret
+    client.force_login(outsider)  # Globex's admin: our webhook is not theirs to rotate
+    client.post(
+        "/admin/webhooks/webhook/",
+        {"action": "rotate_secret", "_selected_action": [webhook.pk]},
+    )
+    webhook.refresh_from_db()
+    assert webhook.secret == old and not webhook.previous_secret
+
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/webhooks/webhook/",
+        {"action": "rotate_secret", "_selected_action": [webhook.pk]},
+    )
+    webhook.refresh_from_db()
+    new = webhook.secret
+    assert new != old and webhook.previous_secret == old
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert new.encode() in response.content and old.encode() not in response.content
+    entry = AuditEntry.objects.filter(object_type="webhooks.Webhook").latest("seq")
+    assert entry.after["secret"] == "rotated" and new not in json.dumps(entry.after)
+
+    announce_ingested(ChangeFactory(account=account), capture)  # within the overlap
+    headers, body = _delivered_signature(receiver)
+    assert headers["X-Sgportal-Signature"].count("v1=") == 2
+    assert _verifies(new, headers, body) and _verifies(old, headers, body)
+    assert not _verifies("whsec_wrong", headers, body)
+
+    with later(actions.ROTATION_OVERLAP.total_seconds() + 60):
+        announce_ingested(ChangeFactory(account=account), capture)
+        headers, body = _delivered_signature(receiver)
+    assert headers["X-Sgportal-Signature"].count("v1=") == 1
+    assert _verifies(new, headers, body) and not _verifies(old, headers, body)
