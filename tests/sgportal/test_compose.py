@@ -1,5 +1,7 @@
 """docker-compose.yml cannot be run here (no Docker engine), so check what can be checked:
-every service's command names a real entry point, and every variable it sets is read."""
+every service's command names a real entry point, every variable it sets is read, every
+long-running service has a healthcheck, secrets are files with no default password — and run
+the app services' commands and healthchecks on this machine from the compose environment."""
 
 from __future__ import annotations
 
