@@ -9,7 +9,8 @@ Reads ``sgportal/settings.py`` with ``ast`` (nothing is imported or executed): e
 the ``sgportal.env`` readers (``env_str``, ``env_int``, ``env_bool``, ``env_list``) gives a
 variable, its type, its default (the literal, or the expression that computes it), its
 minimum, the setting it feeds, and the comment lines just above the statement as its
-meaning; the ``# --- Section ---`` comments group them. The variables gunicorn.conf.py reads
+meaning (else a note kept here, else the comment heading its block of statements); the
+``# --- Section ---`` comments group them. The variables gunicorn.conf.py reads
 are listed too.
 """
 
@@ -139,6 +140,17 @@ def _comment_above(lines: list[str], first_line: int) -> str:
     return " ".join(reversed(found))
 
 
+def _block_comment(lines: list[str], first_line: int) -> str:
+    """The comment heading the block of statements (no blank line between) that holds line
+    ``first_line``: one comment often describes several variables read one after another."""
+    index = first_line - 2
+    while index >= 0 and lines[index].strip() and not lines[index].lstrip().startswith("#"):
+        index -= 1
+    if index < 0 or not lines[index].lstrip().startswith("#"):
+        return ""
+    return _comment_above(lines, index + 2)
+
+
 def _sections(lines: list[str]) -> list[tuple[int, str]]:
     sections = []
     for number, line in enumerate(lines, start=1):
@@ -212,7 +224,9 @@ def read_settings(path: Path = SETTINGS) -> list[Variable]:
             default=_default_text(node.func.id, default, constants),
             minimum=minimum,
             setting=_target(statement),
-            meaning=_comment_above(lines, statement.lineno) or NOTES.get(name, ""),
+            meaning=_comment_above(lines, statement.lineno)
+            or NOTES.get(name, "")
+            or _block_comment(lines, statement.lineno),
             commented=bool(_comment_above(lines, statement.lineno)),
             section=section,
             direct=not nested,
