@@ -246,3 +246,35 @@ def test_the_terraform_module_matches_the_stackset_and_the_doc():
     doc = DOC.read_text()
     for name in variables | set(cfn_template()["Parameters"]):
         assert f"`{name}`" in doc or f"{name} " in doc or f"{name}=" in doc, name
+
+
+def assume_role_parameters() -> set[str]:
+    """Every AssumeRole parameter the code passes (keywords, and keys of a params dict)."""
+    found: set[str] = set()
+    for path in (ROOT / "remediation" / "aws.py", ROOT / "sgportal" / "aws_roles.py"):
+        module = ast.parse(path.read_text())
+        for node in ast.walk(module):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("assume_role"):
+                found |= {k.arg for k in node.keywords if k.arg}
+            if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value == "RoleArn" for k in node.keys
+            ):
+                found |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Subscript)
+                and ast.unparse(node.targets[0].value) == "params"
+            ):
+                found.add(node.targets[0].slice.value)
+    return found
+
+
+def test_the_trust_policies_allow_what_assume_role_passes_and_nothing_more():
+    passed = assume_role_parameters()
+    assert {"RoleArn", "ExternalId", "SourceIdentity", "RoleSessionName"} <= passed
+    # No session tags: the roles need no sts:TagSession.
+    assert not passed & {"Tags", "TransitiveTagKeys"}
+    for policy in doc_policies():
+        actions = json.dumps(policy)
+        assert "sts:TagSession" not in actions
+    assert "sts:TagSession" in DOC.read_text()  # the doc says why it is not needed
