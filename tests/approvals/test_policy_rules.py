@@ -324,10 +324,13 @@ def test_api_door_enforces_the_reviewer_group(client, grouped, tenant):
     assert response.json()["error"]["code"] == "not_in_reviewer_group"
     _refused(change)
     grouped["group"].api_tokens.add(token)
-    assert call(client, "post", url, text, {"verdict": "deny"}).status_code == 201
+    body = {"verdict": "deny", "reason": "db port open"}
+    assert call(client, "post", url, text, body).status_code == 201
 
 
-def test_slack_door_enforces_the_reviewer_group(client, grouped, approver, tenant, slack_tenant):
+def test_slack_door_enforces_the_reviewer_group(
+    client, grouped, approver, tenant, slack_tenant, reasonless_deny
+):
     change = grouped["change"]
     message = SlackMessage.objects.get(change=change)
     link(approver, tenant, "U0BOB0001")
