@@ -39,6 +39,12 @@ class InvalidTransition(DecisionError):
     """The verdict does not apply to the change in its current status."""
 
 
+class ReasonRequired(DecisionError):
+    """A deny without a reason, in a tenant that requires one (Tenant.deny_reason_required)."""
+
+    code = "reason_required"
+
+
 def _target_status(verdict: str, via: str) -> str:
     if verdict == Verdict.APPROVE:
         return ChangeStatus.AUTO_APPROVED if via == Via.POLICY else ChangeStatus.APPROVED
@@ -73,8 +79,8 @@ def decide(
     """Record ``actor``'s verdict on ``change`` once, audited, and announce it after commit.
 
     ``actor`` is a portal user (or API client), or None / a label for policy decisions.
-    Raises AlreadyDecided, InvalidTransition or NotInReviewerGroup (approvals.policy.gate);
-    nothing but an audited refusal is written then.
+    Raises AlreadyDecided, InvalidTransition, NotInReviewerGroup (approvals.policy.gate)
+    or ReasonRequired; nothing but an audited refusal is written then.
     """
     verdict = Verdict(verdict)
     via = Via(via)
@@ -82,6 +88,8 @@ def decide(
         from approvals.policy.gate import check_reviewer
 
         check_reviewer(change, actor, via)
+        if verdict == Verdict.DENY and not reason.strip():
+            _check_deny_reason(change, actor, via)
     now = timezone.now()
     user = actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
     actor_name = actor_name_of(actor if actor is not None else f"policy ({via})")[:300]
@@ -107,6 +115,22 @@ def decide(
     if verdict != Verdict.UNDO_REVERT:
         change.status_changed_at = now
     return decision
+
+
+def _check_deny_reason(change: SecurityGroupChange, actor: Any, via: str) -> None:
+    """Refuse (audited) a deny without a reason when the change's tenant requires one; a
+    change already decided is told who was first instead. One indexed read."""
+    row = (
+        SecurityGroupChange.objects.filter(pk=change.pk)
+        .values_list("status", "tenant__deny_reason_required")
+        .first()
+    )
+    if row is None or not row[1]:
+        return
+    if row[0] != ChangeStatus.PENDING:
+        _refuse(change.pk, Verdict.DENY)
+    refuse_decision(change, actor=actor, via=via, why="deny without a reason")
+    raise ReasonRequired("a deny needs a reason in this tenant")
 
 
 def _record(change, *, verdict, via, user, actor_name, reason, now):

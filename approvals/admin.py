@@ -21,6 +21,7 @@ class SlackMessageAdmin(ReadOnlyTenantAdmin):
 
 
 # --- policies (issue 15) -------------------------------------------------------------------
+from django import forms  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -72,8 +73,49 @@ class ReviewerGroupAdmin(_TenantChoices, TenantScopedAdmin):
     filter_horizontal = ("members", "api_tokens")
 
 
+PREVIEW_DAYS_MAX = 90
+
+
+class PolicyRuleForm(forms.ModelForm):
+    """The rule form; its "Preview" button (``_preview``) replays the stored changes of the
+    last ``_preview_days`` days through the tenant's policy with this rule as edited
+    (``approvals.policy.io.preview_rule``, the code behind ``policy_simulate``) and shows
+    the result on the form instead of saving: a previewed form never counts as valid."""
+
+    preview = None  # the RulePreview once computed (the admin's get_form supplies Meta)
+
+    @property
+    def preview_days_shown(self) -> str:
+        """The days to put back in the preview's box."""
+        return str(self.data.get("_preview_days", "7"))[:4] if self.is_bound else "7"
+
+    def preview_days(self) -> int | None:
+        raw = str(self.data.get("_preview_days", "7")).strip()
+        days = int(raw) if raw.isdigit() else 0
+        return days if 1 <= days <= PREVIEW_DAYS_MAX else None
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if not (valid and "_preview" in self.data):
+            return valid
+        from approvals.policy.io import PolicyFileError, preview_rule
+
+        days = self.preview_days()
+        if days is None:
+            self.add_error(None, f"Preview: days must be a whole number, 1 to {PREVIEW_DAYS_MAX}.")
+            return False
+        try:
+            self.preview = preview_rule(self.instance, days=days)
+        except PolicyFileError as exc:
+            for error in exc.errors:
+                self.add_error(None, f"Preview: {error}")
+        return False  # a preview never saves
+
+
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(_TenantChoices, TenantScopedAdmin):
+    form = PolicyRuleForm
+    change_form_template = "admin/approvals/policyrule/change_form.html"
     list_display = ("position", "name", "tenant", "enabled", "severity", "action", "slack_channel")
     list_display_links = ("name",)
     list_filter = ("action", "enabled", "severity")

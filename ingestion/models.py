@@ -54,6 +54,9 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     # remediation.attempts.finish: an undone revert leaves the change approved.
     ChangeStatus.REVERTED: frozenset({ChangeStatus.APPROVED}),
     ChangeStatus.AUTO_REVERTED: frozenset({ChangeStatus.APPROVED}),
+    # approvals.policy.deadlines.reopen_allowed: when an exception expires, what it
+    # auto-approved comes back for review (audited with the exception).
+    ChangeStatus.AUTO_APPROVED: frozenset({ChangeStatus.PENDING}),
 }
 REVERTED_STATUSES = (ChangeStatus.REVERTED, ChangeStatus.AUTO_REVERTED)
 

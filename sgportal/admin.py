@@ -135,6 +135,7 @@ class TenantAdmin(TenantScopedAdmin):
             },
         ),
         ("Remediation", {"fields": ["hub_role_arn", "dry_run"]}),
+        ("Decisions", {"fields": ["deny_reason_required"]}),
         (
             "Slack",
             {

@@ -7,11 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from approvals.actions import AlreadyDecided, InvalidTransition, decide
+from approvals.actions import AlreadyDecided, InvalidTransition, ReasonRequired, decide
 from approvals.api import ocsf
 from approvals.api.export import export_response
 from approvals.api.feeds import INGESTED, UPDATED
@@ -32,6 +32,15 @@ from sgportal.api.pagination import Feed, decode_cursor
 from sgportal.api.schema import cursor_format
 from sgportal.api.viewsets import TenantScopedViewSet
 from sgportal.models.tokens import Scope
+
+
+class ReasonMissing(APIException):
+    """400 ``reason_required``: a deny without a reason where the tenant requires one."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "a deny needs a reason in this tenant"
+    default_code = "reason_required"
+
 
 UPDATED_SINCE = OpenApiParameter(
     "updated_since",
@@ -144,7 +153,9 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         },
         description="Approve or deny a pending change (scope `decide`). The same one "
         "decision path as Slack and the web queue; a deny starts the revert. 409 with code "
-        "`already_decided` or `invalid_transition` when the change cannot take it. With "
+        "`already_decided` or `invalid_transition` when the change cannot take it; 400 with "
+        "code `reason_required` for a deny without a reason when the tenant requires one "
+        "(the default). With "
         "`format=ocsf`: the decision as an OCSF Remediation Activity (7001).",
     )
     @action(detail=True, methods=["post"], required_scope=Scope.DECIDE)
@@ -166,6 +177,8 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             raise Conflict(str(exc), code="invalid_transition") from None
         except NotInReviewerGroup as exc:
             raise PermissionDenied(str(exc), code="not_in_reviewer_group") from None
+        except ReasonRequired as exc:
+            raise ReasonMissing(str(exc), code=ReasonRequired.code) from None
         if self.wants_ocsf():
             change.refresh_from_db()
             body = ocsf.decision_to_ocsf(made, change)

@@ -37,7 +37,8 @@ from approvals.policy.models import (
     PolicyMatch,
 )
 from approvals.slack.transport import SlackTransport, TransportError
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import ChangeStatus
+from ingestion.status import claim
 from sgportal import publish
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction
@@ -263,7 +264,10 @@ def time_left(match: PolicyMatch | None, now: dt.datetime | None = None) -> str:
 
 
 def expire_exceptions(now: dt.datetime) -> int:
-    """Send what each newly expired exception approved back for review; how many expired."""
+    """Send what each newly expired exception approved back for review; how many expired.
+
+    Each exception is taken once (a conditional UPDATE of ``expiry_handled_at``), so two
+    sweeps never reopen the same changes twice."""
     done = 0
     for exc_id in PolicyException.objects.filter(
         expires_at__lte=now, expiry_handled_at__isnull=True
@@ -271,27 +275,29 @@ def expire_exceptions(now: dt.datetime) -> int:
         if PolicyException.objects.filter(pk=exc_id, expiry_handled_at__isnull=True).update(
             expiry_handled_at=now
         ):
-            reopen_allowed(exc_id)
+            reopen_allowed(exc_id, now=now)
             done += 1
     return done
 
 
-def reopen_allowed(exception_id: int) -> list[int]:
-    """The changes the exception auto-approved go back to ``pending`` and through the policy
-    again (their policy decision removed, the removal audited with what it was)."""
+def reopen_allowed(exception_id: int, *, now: dt.datetime | None = None) -> list[int]:
+    """The changes the exception auto-approved go back to ``pending`` (the status machine's
+    ``auto_approved -> pending`` claim) and through the policy again: their policy decision
+    is removed, and the move is audited with the exception and the decision it undid."""
     from approvals.policy.engine import invalidate
 
+    now = now or timezone.now()
     exception = PolicyException.objects.get(pk=exception_id)
     reopened = []
     ids = PolicyMatch.objects.filter(
-        exception_id=exception_id, change__status=ChangeStatus.AUTO_APPROVED
+        exception_id=exception_id,
+        tenant_id=exception.tenant_id,
+        change__status=ChangeStatus.AUTO_APPROVED,
     ).values_list("pk", flat=True)
     for change_id in list(ids):
         with transaction.atomic():
-            if not SecurityGroupChange.objects.filter(
-                pk=change_id, status=ChangeStatus.AUTO_APPROVED
-            ).update(status=ChangeStatus.PENDING, status_changed_at=timezone.now()):
-                continue
+            if not claim(change_id, [ChangeStatus.AUTO_APPROVED], ChangeStatus.PENDING, now=now):
+                continue  # moved on meanwhile (e.g. undone): nothing to reopen
             decisions = Decision.objects.filter(change_id=change_id, via=Via.POLICY)
             removed = list(decisions.values("id", "verdict", "actor_name", "reason", "decided_at"))
             decisions.delete()
@@ -305,7 +311,13 @@ def reopen_allowed(exception_id: int) -> list[int]:
                 object_id=change_id,
                 object_repr=f"change {change_id}",
                 before={"status": ChangeStatus.AUTO_APPROVED, "decisions": removed},
-                after={"status": ChangeStatus.PENDING, "why": "exception expired"},
+                after={
+                    "status": ChangeStatus.PENDING,
+                    "why": "exception expired",
+                    "exception_id": exception_id,
+                    "exception": str(exception),
+                    "exception_reason": exception.reason,
+                },
             )
         reopened.append(change_id)
     invalidate(exception.tenant_id)

@@ -17,10 +17,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from approvals.actions import AlreadyDecided, InvalidTransition, decide, refuse_decision
+from approvals.actions import (
+    AlreadyDecided,
+    InvalidTransition,
+    ReasonRequired,
+    decide,
+    refuse_decision,
+)
 from approvals.models import SlackMessage, Verdict, Via
 from approvals.policy.gate import NotInReviewerGroup
-from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION, escape_mrkdwn
+from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION, detail_url, escape_mrkdwn
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
 from ingestion.models import SecurityGroupChange
 from sgportal.audit import record_audit
@@ -204,6 +210,14 @@ def handle_interaction(payload: dict) -> Reply:
         if mine:  # Slack redelivered the same click, or a double click: already done
             return Reply("duplicate")
         return Reply("refused", f"Not recorded: this change was {escape_mrkdwn(exc)}.")
+    except ReasonRequired:
+        # A Deny button carries no reason: send the reviewer to the change page to give one.
+        return Reply(
+            "refused",
+            f"Not denied: {escape_mrkdwn(tenant.name)} requires a reason for every deny, and "
+            f"a Slack button cannot carry one. Deny it with your reason on "
+            f"<{detail_url(change)}|the change page>. Nothing was recorded.",
+        )
     except (InvalidTransition, NotInReviewerGroup) as exc:
         return Reply("refused", f"Not recorded: {escape_mrkdwn(exc)}.")
     return Reply("decided")

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals import bulk, queries, wording
-from approvals.actions import DecisionError, decide
+from approvals.actions import DecisionError, ReasonRequired, decide
 from approvals.models import SlackLinkNonce, Verdict, Via
 from approvals.slack.links import LinkError, link_slack_identity, read_link_token
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import SecurityGroupChange
 from sgportal.models import Tenant
 from sgportal.tenancy import Role, get_for_user, has_role
 
@@ -156,12 +156,13 @@ def change_decide(request: HttpRequest, pk: int) -> HttpResponse:
     if verdict not in (Verdict.APPROVE, Verdict.DENY):
         return HttpResponse("Unknown verdict.", status=400)
     reason = request.POST.get("reason", "").strip()[:MAX_REASON]
-    # A deny needs a reason; a late click on a decided change is told who was first instead.
-    if verdict == Verdict.DENY and not reason and change.status == ChangeStatus.PENDING:
-        messages.error(request, "Not recorded: a deny needs a reason.")
-        return redirect("approvals:change_detail", pk=change.pk)
+    # A deny needs a reason unless the tenant turned that off: decide() says so
+    # (ReasonRequired), and a late click on a decided change is told who was first instead.
     try:
         decide(change, verdict=verdict, actor=request.user, via=Via.WEB, reason=reason)
+    except ReasonRequired as exc:
+        messages.error(request, f"Not recorded: {exc}. Say why in the reason field.")
+        return redirect("approvals:change_detail", pk=change.pk)
     except DecisionError as exc:
         messages.error(request, f"Not recorded: {exc}.")
         return redirect("approvals:change_detail", pk=change.pk)

@@ -83,6 +83,11 @@ class Tenant(models.Model):
 
     default_policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.REVIEW)
     decision_timeout_minutes = models.PositiveIntegerField(default=24 * 60)
+    deny_reason_required = models.BooleanField(
+        default=True,
+        help_text="A deny must say why (web, API and Slack alike; a Slack Deny button cannot "
+        "carry a reason, so it points to the change page).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedQuerySet.as_manager()

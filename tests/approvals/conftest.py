@@ -43,6 +43,15 @@ def slack_tenant(tenant, slack):
 
 
 @pytest.fixture
+def reasonless_deny(tenant):
+    """``tenant`` with ``deny_reason_required`` off, so a Slack Deny button (which cannot
+    carry a reason) decides; tests of the switch itself leave it on (the default)."""
+    type(tenant).objects.filter(pk=tenant.pk).update(deny_reason_required=False)
+    tenant.deny_reason_required = False
+    return tenant
+
+
+@pytest.fixture
 def change(account):
     return ChangeFactory(account=account)
 

@@ -136,7 +136,8 @@ def test_a_decision_is_a_remediation_activity(
 ):
     change = ChangeFactory(account=account, event_name=event_name)
     url = f"/api/v1/changes/{change.pk}/decision/"
-    response = ocsf(client, tokens.decide, url, method="post", data={"verdict": verdict})
+    data = {"verdict": verdict, "reason": "reviewed"}
+    response = ocsf(client, tokens.decide, url, method="post", data=data)
     assert response.status_code == 201, response.content
     event = response.json()
     assert_valid(event)
@@ -157,7 +158,7 @@ def test_the_updates_feed_gives_decisions_and_revert_outcomes(client, tokens, ac
             "post",
             f"/api/v1/changes/{change.pk}/decision/",
             tokens.decide,
-            {"verdict": "deny"},
+            {"verdict": "deny", "reason": "opens SSH to the world"},
         )
     now = dt.datetime(2026, 9, 15, tzinfo=dt.UTC)
     SecurityGroupChange.objects.filter(pk=reverted.pk).update(

@@ -54,6 +54,7 @@ def test_concurrent_approve_and_deny_leave_exactly_one_decision(
                 verdict="deny",
                 actor=admin_user,
                 via="slack",
+                reason="opens SSH to the world",
             ),
         )
         decisions = [r for r in results if isinstance(r, Decision)]
@@ -69,7 +70,7 @@ def test_concurrent_approve_and_deny_leave_exactly_one_decision(
 
 
 def test_concurrent_clicks_in_slack_leave_exactly_one_decision(
-    transactional_db, account, approver, admin_user
+    transactional_db, account, approver, admin_user, reasonless_deny
 ):
     link(approver, account.tenant, "U0BOB0001")
     link(admin_user, account.tenant, "U0ALICE01")
@@ -87,7 +88,7 @@ def test_concurrent_clicks_in_slack_leave_exactly_one_decision(
 
 
 def test_a_click_on_a_change_locked_elsewhere_is_told_to_retry_and_writes_nothing(
-    transactional_db, account, approver
+    transactional_db, account, approver, reasonless_deny
 ):
     """Slack gives up after 3 s: a click does not wait on a row lock held elsewhere (here a
     long transaction holding the change) beyond the lock timeout; it writes nothing, says

@@ -45,7 +45,7 @@ def test_it_approves_a_pending_change_with_audit_and_signal(
 
 
 def test_it_denies_a_pending_change(change, approver):
-    decide(change, verdict="deny", actor=approver, via="slack")
+    decide(change, verdict="deny", actor=approver, via="slack", reason="opens SSH to the world")
     change.refresh_from_db()
     assert change.status == ChangeStatus.DENIED
 
@@ -64,7 +64,9 @@ def test_it_marks_policy_decisions(change, verdict, status):
 def test_it_refuses_a_second_decision_saying_who_and_when(change, approver, admin_user):
     decide(change, verdict="approve", actor=approver, via="web")
     with pytest.raises(AlreadyDecided, match=r"already decided by bob-approver .* at 20\d\d-"):
-        decide(change, verdict="deny", actor=admin_user, via="slack")
+        decide(
+            change, verdict="deny", actor=admin_user, via="slack", reason="opens SSH to the world"
+        )
     change.refresh_from_db()
     assert change.status == ChangeStatus.APPROVED
     assert Decision.objects.count() == 1
@@ -73,7 +75,7 @@ def test_it_refuses_a_second_decision_saying_who_and_when(change, approver, admi
 
 def test_a_stale_change_object_still_cannot_be_decided_twice(change, approver, admin_user):
     stale = type(change).objects.get(pk=change.pk)
-    decide(change, verdict="deny", actor=approver, via="web")
+    decide(change, verdict="deny", actor=approver, via="web", reason="opens SSH to the world")
     assert stale.status == ChangeStatus.PENDING
     with pytest.raises(AlreadyDecided):
         decide(stale, verdict="approve", actor=admin_user, via="web")
@@ -116,7 +118,7 @@ def test_nothing_is_announced_when_the_transaction_rolls_back(
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        decide(change, verdict="deny", actor=approver, via="web")
+        decide(change, verdict="deny", actor=approver, via="web", reason="opens SSH to the world")
         raise RuntimeError("boom")
     change.refresh_from_db()
     assert change.status == ChangeStatus.PENDING
@@ -138,7 +140,7 @@ def test_the_unique_constraint_backs_up_the_status_claim(change, approver, admin
 
     DecisionFactory(change=change, verdict="approve", actor_name="earlier <e@x>")
     with pytest.raises(AlreadyDecided, match="already decided by earlier"):
-        decide(change, verdict="deny", actor=admin_user, via="web")
+        decide(change, verdict="deny", actor=admin_user, via="web", reason="opens SSH to the world")
     change.refresh_from_db()
     assert change.status == ChangeStatus.PENDING  # the claim rolled back with the insert
     assert Decision.objects.count() == 1

@@ -190,6 +190,74 @@ def test_an_exception_approves_until_it_expires_then_it_comes_back(
     assert AuditEntry.objects.filter(after__why="exception expired").count() == 1
 
 
+def test_expiry_reopens_through_the_status_machine_and_leaves_other_tenants_alone(
+    tenant,
+    other_tenant,
+    account,
+    other_account,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+):
+    """The expiry is one ``claim()`` auto_approved -> pending per change, audited with the
+    exception; an outsider tenant's exception (not expired) and its change are untouched,
+    and a second sweep reopens nothing again."""
+    from approvals.policy import deadlines
+
+    claims = []
+    real_claim = deadlines.claim
+
+    def spy(change_id, sources, to, **kwargs):
+        claims.append((change_id, tuple(sources), to))
+        return real_claim(change_id, sources, to, **kwargs)
+
+    monkeypatch.setattr(deadlines, "claim", spy)
+    for who in (tenant, other_tenant):
+        PolicyRule.objects.create(tenant=who, name="review", match={}, action="review")
+    with time_machine.travel(NOW, tick=False):
+        mine = PolicyException.objects.create(
+            tenant=tenant,
+            match={"group_ids": ["sg-0123456789abcdef0"]},
+            reason="load test",
+            owner_name="alice",
+            expires_at=NOW + dt.timedelta(days=1),
+        )
+        theirs = PolicyException.objects.create(
+            tenant=other_tenant,
+            match={"group_ids": ["sg-0123456789abcdef0"]},
+            reason="their load test",
+            owner_name="bob",
+            expires_at=NOW + dt.timedelta(days=60),
+        )
+        allowed = ChangeFactory(account=account)
+        outsider = ChangeFactory(account=other_account)
+        ingest(tenant, [allowed], django_capture_on_commit_callbacks)
+        ingest(other_tenant, [outsider], django_capture_on_commit_callbacks)
+    assert allowed.status == outsider.status == ChangeStatus.AUTO_APPROVED
+    with time_machine.travel(NOW + dt.timedelta(days=2), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            first = sweep(inline=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            second = sweep(inline=True)
+    assert (first["exceptions_expired"], second["exceptions_expired"]) == (1, 0)
+    assert claims == [(allowed.pk, (ChangeStatus.AUTO_APPROVED,), ChangeStatus.PENDING)]
+    allowed.refresh_from_db()
+    outsider.refresh_from_db()
+    assert allowed.status == ChangeStatus.PENDING
+    assert allowed.status_changed_at == NOW + dt.timedelta(days=2)
+    assert outsider.status == ChangeStatus.AUTO_APPROVED
+    assert PolicyMatch.objects.get(pk=outsider.pk).exception_id == theirs.pk
+    assert Decision.objects.filter(change=outsider, via="policy").count() == 1
+    theirs.refresh_from_db()
+    assert theirs.expiry_handled_at is None
+    entry = AuditEntry.objects.get(after__why="exception expired")
+    assert entry.tenant_id == tenant.pk and entry.object_id == str(allowed.pk)
+    assert entry.after["exception_id"] == mine.pk
+    assert entry.after["exception_reason"] == "load test"
+    assert entry.before["status"] == ChangeStatus.AUTO_APPROVED
+    assert entry.before["decisions"][0]["verdict"] == "approve"
+    assert not AuditEntry.objects.filter(tenant=other_tenant, after__why="exception expired")
+
+
 def test_allow_this_for_30_days_from_the_change_page(client, tenant, account, approver, ingest_one):
     change = ingest_one(ChangeFactory(account=account))
     client.force_login(approver)
@@ -256,10 +324,13 @@ def test_api_door_enforces_the_reviewer_group(client, grouped, tenant):
     assert response.json()["error"]["code"] == "not_in_reviewer_group"
     _refused(change)
     grouped["group"].api_tokens.add(token)
-    assert call(client, "post", url, text, {"verdict": "deny"}).status_code == 201
+    body = {"verdict": "deny", "reason": "db port open"}
+    assert call(client, "post", url, text, body).status_code == 201
 
 
-def test_slack_door_enforces_the_reviewer_group(client, grouped, approver, tenant, slack_tenant):
+def test_slack_door_enforces_the_reviewer_group(
+    client, grouped, approver, tenant, slack_tenant, reasonless_deny
+):
     change = grouped["change"]
     message = SlackMessage.objects.get(change=change)
     link(approver, tenant, "U0BOB0001")

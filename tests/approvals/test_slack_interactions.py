@@ -48,7 +48,7 @@ def bob(approver, tenant):
 
 
 def test_a_properly_signed_click_by_a_linked_approver_decides(
-    client, bob, message, slack, slack_tenant, django_capture_on_commit_callbacks
+    client, bob, message, slack, slack_tenant, reasonless_deny, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = click(client, message.action_token, action="deny")
@@ -268,7 +268,7 @@ def test_an_inactive_portal_user_is_refused(client, bob, message):
 # --- duplicates and races ------------------------------------------------------------
 
 
-def test_a_duplicate_delivery_is_harmless(client, bob, message):
+def test_a_duplicate_delivery_is_harmless(client, bob, message, reasonless_deny):
     body = form_body(click_payload(message.action_token, action="deny"))
     first = post_signed(client, body)
     second = post_signed(client, body)  # Slack retries with the same body

@@ -201,7 +201,13 @@ def test_a_finished_revert_updates_the_message(
 ):
     delivery.deliver(queued.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        decide(queued.change, verdict="deny", actor=approver, via="web")
+        decide(
+            queued.change,
+            verdict="deny",
+            actor=approver,
+            via="web",
+            reason="opens SSH to the world",
+        )
     assert "Reverting" in blocks_text(slack.calls_to("chat.update")[-1])
     # The outcome is read from the change's revert attempts (issue 11 item 6), not a copy.
     failed = attempt(queued.change, "failed", "revert_failed", "spoke role may not revoke")

@@ -238,7 +238,13 @@ def test_a_message_whose_update_was_lost_is_refreshed_once(
     # Decided, but the broker lost the publishes that follow the commit.
     with later(minutes=1), django_capture_on_commit_callbacks(execute=False):
         for message in (denied, refused, elsewhere):
-            decide(message.change, verdict="deny", actor=approver, via="web")
+            decide(
+                message.change,
+                verdict="deny",
+                actor=approver,
+                via="web",
+                reason="opens SSH to the world",
+            )
     with later(minutes=5):
         assert sweep()["stale_updates"] == 0  # may still be on its way
     with later(minutes=12):

@@ -92,6 +92,28 @@ def test_it_combines_two_filters_and_a_search(client, viewer, mixed):
     assert groups_on(client, "status=pending&severity=4&q=staging") == set()
 
 
+def test_it_filters_by_a_time_range_of_whole_utc_days(client, viewer, outsider, mixed):
+    when = {
+        "office": dt.datetime(2026, 1, 1, 0, 0, tzinfo=dt.UTC),
+        "staging": dt.datetime(2026, 3, 10, 23, 59, tzinfo=dt.UTC),
+        "foreign": dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC),
+    }
+    for name, at in when.items():
+        SecurityGroupChange.objects.filter(pk=mixed[name].pk).update(ingested_at=at)
+    client.force_login(viewer)
+    assert groups_on(client, "after=2026-03-01&before=2026-03-31") == {"staging"}
+    assert groups_on(client, "after=2026-01-01&before=2026-01-01") == {"office"}  # inclusive
+    assert groups_on(client, "after=2026-03-11&before=2026-03-31") == set()
+    assert groups_on(client, "before=2026-06-30") == {"office", "staging"}
+    assert groups_on(client, "after=2026-06-30") == {"ssh", "done"}
+    assert groups_on(client, "after=2026-01-01&status=pending&world=true") == {"ssh", "staging"}
+    page = client.get("/?after=2026-03-01&before=2026-03-31").content.decode()
+    assert 'value="2026-03-01"' in page and 'value="2026-03-31"' in page  # the form keeps them
+    # The other tenant's user sees its own change in that range, never ours.
+    client.force_login(outsider)
+    assert groups_on(client, "after=2026-03-01&before=2026-03-31") == {"f0reign"}
+
+
 def test_it_sorts_by_severity_or_by_waiting_time(client, viewer, mixed):
     client.force_login(viewer)
     SecurityGroupChange.objects.filter(pk=mixed["office"].pk).update(

@@ -122,7 +122,7 @@ def test_it_is_delivered_once_per_event_after_the_receiver_recovers(
             "post",
             f"/api/v1/changes/{change.pk}/decision/",
             tokens.decide,
-            {"verdict": "deny"},
+            {"verdict": "deny", "reason": "opens SSH to the world"},
         )
     assert response.status_code == 201
     with capture(execute=True):

@@ -99,6 +99,7 @@ def test_a_click_is_answered_and_recorded_while_the_broker_is_down(
 ):
     tenant.slack_bot_token = "xoxb-acme-bot-token"
     tenant.slack_status = "ok"
+    tenant.deny_reason_required = False  # a Slack Deny button carries no reason
     tenant.save()
     link(approver, tenant, "U0BOB0001")
     change = ChangeFactory(account=account)

@@ -76,6 +76,7 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
 ):
     tenant.slack_bot_token = "xoxb-acme-bot-token"
     tenant.slack_status = "ok"
+    tenant.deny_reason_required = False  # a Slack Deny button carries no reason
     tenant.save()
     link(approver, tenant, "U0BOB0001")
     link(outsider, other_tenant, "U0MALLORY")
