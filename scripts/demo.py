@@ -1,9 +1,9 @@
 """`make demo`: the whole system on embedded defaults, in one terminal.
 
 Starts, on free local ports: Redis (the broker), a moto server (the local AWS emulator),
-the Slack stand-in (when the approvals app ships it), then migrates a SQLite database,
-seeds the demo tenant, and runs the web server, a Celery worker, beat, and the demo
-change trickle (when the ingestion app ships it). Ctrl-C stops everything.
+the Slack stand-in (its page shows the posted messages with working buttons), then
+migrates a SQLite database, seeds the demo tenant, and runs the web server, a Celery
+worker, beat, and the demo change trickle. Ctrl-C stops everything.
 
     python scripts/demo.py            run until Ctrl-C
     python scripts/demo.py --smoke    start everything, log in, wait for a change, deny it,
@@ -192,6 +192,7 @@ def main() -> int:
     DATA.mkdir(exist_ok=True)
     start_clean()
     redis_port, moto_port, slack_port = free_port(), free_port(), free_port()
+    slack_url = f"http://127.0.0.1:{slack_port}"
     env = dict(os.environ)
     env.update(
         {
@@ -229,7 +230,10 @@ def main() -> int:
         )
         sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env)
         if has_module("devtools.slack_standin"):
-            standin = [PY, "-m", "devtools.slack_standin", "--port", str(slack_port)]
+            standin = [
+                *[PY, "-m", "devtools.slack_standin", "--port", str(slack_port)],
+                *["--interactions-url", f"http://127.0.0.1:{web_port}/slack/interactions/"],
+            ]
             sup.start("slack", standin, env)
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput"],
@@ -289,6 +293,7 @@ def main() -> int:
         print(f"\nsgportal demo is running: {url}/  (admin: {url}/admin/)", flush=True)
         for line in logins:
             print(f"  {line}")
+        print(f"  Slack stand-in (the posted messages, with working buttons): {slack_url}/")
         print(f"  logs: {DATA}/*.log    Ctrl-C to stop; `make demo-reset` removes demo-data/\n")
         if args.smoke:
             ok = smoke(url)
