@@ -467,7 +467,7 @@ body{margin:0;font:15px/1.46 -apple-system,"Segoe UI",Lato,Helvetica,Arial,sans-
 nav{width:220px;background:#3f0e40;color:#cfc3cf;padding:12px 0;flex:none}
 nav h1{color:#fff;font-size:18px;margin:0 16px 12px}
 nav .channel{padding:4px 16px}nav .channel.on{background:#1164a3;color:#fff}
-nav .hint{font-size:12px;padding:12px 16px;color:#bcabbc}
+nav .hint{font-size:12px;padding:12px 16px;color:#bcabbc;overflow-wrap:anywhere}
 main{flex:1;display:flex;flex-direction:column;min-width:0}
 header.bar{border-bottom:1px solid #ddd;padding:10px 20px;display:flex;gap:16px;
  align-items:center;flex-wrap:wrap}
@@ -528,6 +528,10 @@ for (const button of document.querySelectorAll('button[data-dialog]')) {
 for (const cancel of document.querySelectorAll('dialog .cancel')) {
   cancel.addEventListener('click', () => cancel.closest('dialog').close());
 }
+// Like Slack: newest at the bottom, scrolled there at first; a reload keeps the place.
+const place = sessionStorage.getItem('standin-scroll');
+window.scrollTo(0, place === null ? document.body.scrollHeight : Number(place));
+addEventListener('beforeunload', () => sessionStorage.setItem('standin-scroll', scrollY));
 setInterval(async () => {
   if (document.querySelector('dialog[open]')) return;
   try {

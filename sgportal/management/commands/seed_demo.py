@@ -53,9 +53,11 @@ class Command(BaseCommand):
         # The demo's EventBridge endpoint takes this fixed secret (demo only; a real
         # tenant's secret is generated and shown once). Imported here: sgportal never
         # depends on ingestion outside this demo command.
+        from devtools import demo_aws
         from ingestion.sources import set_eventbridge_secret
 
-        set_eventbridge_secret(tenant, "demo-eventbridge-secret")
+        set_eventbridge_secret(tenant, demo_aws.DEMO_EVENTBRIDGE_SECRET)
+        trail = self._trail(tenant)
         for account_id, name, regions in DEMO_ACCOUNTS:
             AwsAccount.objects.update_or_create(
                 tenant=tenant,
@@ -90,5 +92,30 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(f"Demo tenant {tenant.slug!r} with {len(DEMO_ACCOUNTS)} accounts.")
+        self.stdout.write(f"  sources: EventBridge on; {trail}")
         for line in logins:
             self.stdout.write(f"  login: {line}")
+
+    def _trail(self, tenant: Tenant) -> str:
+        """The organization trail as a source: its bucket and queue made in the AWS emulator
+        (only with AWS_ENDPOINT_URL, i.e. in `make demo`), read with a read role."""
+        import os
+
+        from devtools import demo_aws
+        from ingestion.models import TrailSource
+
+        if not os.environ.get("AWS_ENDPOINT_URL"):
+            return "trail off (no AWS emulator: AWS_ENDPOINT_URL is not set)"
+        queue_url = demo_aws.ensure_trail()
+        TrailSource.objects.update_or_create(
+            tenant=tenant,
+            defaults={
+                "enabled": True,
+                "queue_url": queue_url,
+                "region": demo_aws.TRAIL_REGION,
+                "read_role_arn": demo_aws.TRAIL_READ_ROLE,
+                "bucket": demo_aws.TRAIL_BUCKET,
+                "prefix": "",
+            },
+        )
+        return f"trail on (s3://{demo_aws.TRAIL_BUCKET} -> SQS {demo_aws.TRAIL_QUEUE})"
