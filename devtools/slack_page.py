@@ -464,7 +464,8 @@ def _message_html(message: Message, users: list[User], reply: bool = False) -> s
 PAGE_CSS = """
 body{margin:0;font:15px/1.46 -apple-system,"Segoe UI",Lato,Helvetica,Arial,sans-serif;
  color:#1d1c1d;display:flex;min-height:100vh}
-nav{width:220px;background:#3f0e40;color:#cfc3cf;padding:12px 0;flex:none}
+nav{width:220px;background:#3f0e40;color:#cfc3cf;padding:12px 0;flex:none;
+ position:sticky;top:0;height:100vh;box-sizing:border-box}
 nav h1{color:#fff;font-size:18px;margin:0 16px 12px}
 nav .channel{padding:4px 16px}nav .channel.on{background:#1164a3;color:#fff}
 nav .hint{font-size:12px;padding:12px 16px;color:#bcabbc;overflow-wrap:anywhere}

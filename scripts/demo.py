@@ -91,9 +91,40 @@ def has_module(name: str) -> bool:
     return (ROOT / (name.replace(".", "/") + ".py")).exists()
 
 
-def smoke(url: str) -> bool:
-    """What a person does with the demo: log in, watch a change arrive in the queue, deny
-    it, and see it reverted. Prints each step; True when all of them worked."""
+def smoke(url: str, *, slack_url: str, token: str, env: dict[str, str]) -> bool:
+    """What a person does with the demo, each step printed: a second start on the same
+    port fails fast; log in, watch a change arrive (through EventBridge, and the trail when
+    its reader is there), deny it on the web and see it reverted; deny another on the
+    Slack stand-in's page in Chromium and see its rule gone from the emulator. True when
+    all of them worked."""
+    checks = [
+        _smoke_busy_port(url),
+        _smoke_web(url),
+        _smoke_sources(),
+        _smoke_api(url, token),
+        _smoke_slack_page(url, slack_url, token, env),
+    ]
+    return all(checks)
+
+
+def _smoke_busy_port(url: str) -> bool:
+    port = url.rsplit(":", 1)[1]
+    started = time.monotonic()
+    second = subprocess.run(
+        [PY, str(Path(__file__).resolve())],
+        env={**os.environ, "DEMO_PORT": port},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    took = time.monotonic() - started
+    ok = second.returncode == 2 and f"Port {port} is already in use" in second.stderr
+    print(f"smoke: a second start on port {port} failed fast: {ok} ({took:.1f} s)")
+    return ok and took < 2
+
+
+def _smoke_web(url: str) -> bool:
+    """Log in, wait for a change in the queue, deny it on the web, see it reverted."""
     import http.cookiejar
     import re
     from urllib.parse import urlencode
@@ -120,6 +151,8 @@ def smoke(url: str) -> bool:
         "/accounts/login/", {"login": "reviewer", "password": "sgportal-demo"}, "/accounts/login/"
     )
     print(f"smoke: logged in as reviewer: {'Log out' in page}")
+    dashboard = get("/dashboard/")
+    print(f"smoke: dashboard has history: {'decisions by people' in dashboard}")
     deadline = time.monotonic() + 90
     change_id = None
     while time.monotonic() < deadline and change_id is None:
@@ -141,7 +174,142 @@ def smoke(url: str) -> bool:
         status = found.group(1) if found else ""
         time.sleep(0.5)
     print(f"smoke: denied change {change_id}, now: {status or 'unknown'}")
-    return status == "Reverted"
+    return status == "Reverted" and "decisions by people" in dashboard
+
+
+def _smoke_sources() -> bool:
+    """The trickle's changes came through the real paths: EventBridge, and the trail when
+    this tree has its reader (ingestion/trail.py). Read from the demo's own database."""
+    import sqlite3
+
+    def count(sql: str) -> int:
+        with sqlite3.connect(DATA / "db.sqlite3", timeout=10) as db:
+            return db.execute(sql).fetchone()[0]
+
+    live = "event_id NOT LIKE 'demo-history-%'"
+    table = "ingestion_securitygroupchange"
+    eventbridge = count(f"SELECT count(*) FROM {table} WHERE {live} AND sources & 2")  # noqa: S608
+    others = count(f"SELECT count(*) FROM {table} WHERE {live} AND sources & 9")  # noqa: S608
+    print(f"smoke: changes through EventBridge: {eventbridge}, stored another way: {others}")
+    ok = eventbridge > 0 and others == 0
+    if not has_module("ingestion.trail"):
+        print("smoke: trail path not checked: this tree has no trail reader (ingestion/trail.py)")
+        return ok
+    deadline, trail = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and not trail:
+        trail = count(f"SELECT count(*) FROM {table} WHERE {live} AND sources & 4")  # noqa: S608
+        time.sleep(1)
+    print(f"smoke: changes through the trail (S3 log file, SQS notice): {trail}")
+    return ok and trail > 0
+
+
+def _api(url: str, token: str, path: str) -> dict:
+    import json
+
+    request = urllib.request.Request(  # noqa: S310 (the demo's own local URL)
+        f"{url}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.load(response)
+
+
+def _smoke_api(url: str, token: str) -> bool:
+    changes = _api(url, token, "/api/v1/changes/")
+    with urllib.request.urlopen(f"{url}/api/v1/docs/", timeout=10) as response:  # noqa: S310
+        docs = response.status
+    ok = bool(changes.get("results")) and docs == 200
+    print(f"smoke: the printed token reads the API: {ok} (docs page: {docs})")
+    return ok
+
+
+def _smoke_slack_page(url: str, slack_url: str, token: str, env: dict[str, str]) -> bool:
+    """Deny a pending change on the Slack stand-in's page in Chromium (confirm dialog and
+    all), see the message say Reverted, and the rule gone from the emulator."""
+    import re
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("smoke: the stand-in page was not clicked: Playwright is not installed")
+        return False
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{slack_url}/")
+            deadline = time.monotonic() + 90
+            change, ts = None, ""
+            while time.monotonic() < deadline and change is None:
+                for article in page.locator("article.message:has(button[data-action=deny])").all():
+                    href = article.locator("a", has_text="Open in sgportal").get_attribute("href")
+                    found = re.search(r"/changes/(\d+)/", href or "")
+                    candidate = found and _api(url, token, f"/api/v1/changes/{found.group(1)}/")
+                    if candidate and candidate["status"] == "pending":
+                        change, ts = candidate, article.get_attribute("data-ts")
+                        break
+                else:
+                    time.sleep(1)
+                    page.reload()
+            print(
+                f"smoke: a pending change on the Slack stand-in's page: {change and change['id']}"
+            )
+            if change is None:
+                return False
+            message = page.locator(f"article[data-ts='{ts}']")
+            message.locator("button[data-action=deny]").click()
+            page.locator("dialog[open] button[data-confirm=deny]").click()
+            started = time.monotonic()
+            page.wait_for_function(
+                "ts => { const m = document.querySelector(`article[data-ts='${ts}']`);"
+                " return m && m.innerText.includes('Reverted'); }",
+                arg=ts,
+                timeout=60_000,
+            )
+            took = time.monotonic() - started
+            page.locator(f"article[data-ts='{ts}']").scroll_into_view_if_needed()
+            if os.environ.get("DEMO_SCREENSHOT"):
+                page.screenshot(path=os.environ["DEMO_SCREENSHOT"])
+        finally:
+            browser.close()
+    gone = _rules_gone(change, env)
+    print(
+        f"smoke: denied change {change['id']} on the Slack stand-in: Reverted after {took:.1f} s; "
+        f"its rule is gone from the emulator: {gone}"
+    )
+    return gone
+
+
+def _rules_gone(change: dict, env: dict[str, str]) -> bool:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    aws = {
+        "endpoint_url": env["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": change["region"],
+    }
+    role = f"arn:aws:iam::{change['aws_account_id']}:role/SgGuardSpoke"
+    credentials = boto3.client("sts", **aws).assume_role(
+        RoleArn=role, RoleSessionName="demo-smoke-check"
+    )["Credentials"]
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=aws["endpoint_url"],
+        region_name=aws["region_name"],
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    ids = [rule["rule_id"] for rule in change["rules"] if rule.get("rule_id")]
+    try:
+        left = ec2.describe_security_group_rules(SecurityGroupRuleIds=ids)["SecurityGroupRules"]
+    except ClientError as exc:
+        return exc.response["Error"]["Code"] == "InvalidSecurityGroupRuleId.NotFound"
+    return bool(ids) and not left
 
 
 class Supervisor:
@@ -209,6 +377,8 @@ def main() -> int:
             "DEBUG": "1",
             "SGPORTAL_DEMO": "1",  # lets seed_demo set the public demo passwords
             "SGPORTAL_POLL_INTERVAL_S": "30",
+            # The demo policy's 2-minute deadline runs out within seconds of its time.
+            "SGPORTAL_POLICY_SWEEP_INTERVAL_S": "15",
         }
     )
     sup = Supervisor()
@@ -251,6 +421,19 @@ def main() -> int:
             text=True,
         ).stdout
         logins = [line.strip() for line in seeded.splitlines() if "login:" in line]
+        shown = ("sources:", "policy:", "history:")
+        about = [line.strip() for line in seeded.splitlines() if line.strip().startswith(shown)]
+        token = subprocess.run(
+            [
+                *[PY, "manage.py", "createtoken", "--tenant", "demo"],
+                *["--name", "make demo", "--scope", "read", "--expires", "1"],
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         sup.start(
             "worker",
             [
@@ -294,9 +477,14 @@ def main() -> int:
         for line in logins:
             print(f"  {line}")
         print(f"  Slack stand-in (the posted messages, with working buttons): {slack_url}/")
+        print(f"  dashboard: {url}/dashboard/    API docs: {url}/api/v1/docs/")
+        print(f"  API token (read, 1 day): {token}")
+        print(f'    curl -H "Authorization: Bearer {token}" {url}/api/v1/changes/')
+        for line in about:
+            print(f"  {line}")
         print(f"  logs: {DATA}/*.log    Ctrl-C to stop; `make demo-reset` removes demo-data/\n")
         if args.smoke:
-            ok = smoke(url)
+            ok = smoke(url, slack_url=slack_url, token=token, env=env)
             dead = sup.dead()
             print(f"smoke: {'ok' if ok and not dead else 'FAILED'} dead={dead}")
             return 0 if ok and not dead else 1

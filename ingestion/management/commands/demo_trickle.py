@@ -48,7 +48,7 @@ PORTS = [
     (123, "udp", 1),
 ]
 DESCRIPTIONS = [
-    "debug ssh",
+    "debugging",
     "vendor access",
     "temp for INC-{n}",
     "office VPN",
