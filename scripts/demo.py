@@ -379,6 +379,11 @@ def main() -> int:
             "SGPORTAL_POLL_INTERVAL_S": "30",
             # The demo policy's 2-minute deadline runs out within seconds of its time.
             "SGPORTAL_POLICY_SWEEP_INTERVAL_S": "15",
+            # The trail reader (ingestion/trail.py): short reads, often, so a trail file is
+            # read within seconds and Ctrl-C never waits for a long poll.
+            "SGPORTAL_TRAIL_INTERVAL_S": "10",
+            "SGPORTAL_TRAIL_RUN_S": "8",
+            "SGPORTAL_TRAIL_WAIT_S": "5",
         }
     )
     sup = Supervisor()
