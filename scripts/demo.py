@@ -20,6 +20,7 @@ its own process group, killed as a group).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -325,14 +326,23 @@ class Supervisor:
         return proc
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        """The programs first, then what they use (Redis, the emulator): each leader gets
+        SIGTERM and up to 10 s (Celery finishes its running tasks and returns unacked ones
+        to Redis while Redis still runs); then whatever is left of its process group
+        (pool processes, a leader that would not stop) is killed."""
+        services = {"redis", "moto"}
+        apps = [proc for name, proc in self.procs if name not in services]
+        infra = [proc for name, proc in self.procs if name in services]
+        for phase in (apps, infra):
+            for proc in reversed(phase):
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in phase:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group's leftovers, if any
+                proc.wait()
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs if proc.poll() is not None]
