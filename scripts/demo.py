@@ -103,6 +103,7 @@ def smoke(url: str, *, slack_url: str, token: str, env: dict[str, str]) -> bool:
         _smoke_web(url),
         _smoke_sources(),
         _smoke_api(url, token),
+        _smoke_sso(url),
         _smoke_slack_page(url, slack_url, token, env),
     ]
     return all(checks)
@@ -202,6 +203,52 @@ def _smoke_sources() -> bool:
         time.sleep(1)
     print(f"smoke: changes through the trail (S3 log file, SQS notice): {trail}")
     return ok and trail > 0
+
+
+def _smoke_sso(url: str) -> bool:
+    """Sign in with the demo's OpenID Connect provider as dana (group sg-approvers): a
+    browser's redirects, followed with a cookie jar; she lands in the queue as approver."""
+    import http.cookiejar
+    import re
+    from urllib.parse import urlencode
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def post(target: str, data: dict, referer: str):
+        request = urllib.request.Request(  # noqa: S310 (the demo's local URLs)
+            target, data=urlencode(data).encode(), headers={"Referer": referer}
+        )
+        return opener.open(request, timeout=20)
+
+    with opener.open(f"{url}/accounts/login/", timeout=10) as response:
+        login = response.read().decode()
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    offered = "Sign in with Demo SSO" in login
+    with post(
+        f"{url}/accounts/oidc/sso/login/", {"csrfmiddlewaretoken": csrf}, f"{url}/accounts/login/"
+    ) as response:  # -> the provider's sign-in page
+        at_provider, chooser = response.url, response.read().decode()
+    query = re.search(r'name="query" value="([^"]*)"', chooser)
+    if not (offered and query):
+        print(f"smoke: SSO sign-in offered: {offered}; provider page at {at_provider}")
+        return False
+    import html
+
+    with post(
+        at_provider.split("?")[0], {"query": html.unescape(query.group(1)), "user": "dana"}, url
+    ) as response:  # -> sgportal's callback -> the queue
+        landed, page = response.url, response.read().decode()
+    import sqlite3
+
+    with sqlite3.connect(DATA / "db.sqlite3", timeout=10) as db:
+        roles = db.execute(
+            "SELECT m.role, m.source FROM sgportal_membership m JOIN auth_user u"
+            " ON u.id = m.user_id WHERE u.username = 'dana'"
+        ).fetchall()
+    ok = landed.rstrip("/") == url and "Log out" in page and "dana" in page
+    print(f"smoke: signed in with Demo SSO as dana: {ok} (landed on {landed}); roles: {roles}")
+    return ok and roles == [("approver", "idp_group")]
 
 
 def _api(url: str, token: str, path: str) -> dict:
@@ -369,7 +416,7 @@ def main() -> int:
     stop_on_signals()
     DATA.mkdir(exist_ok=True)
     start_clean()
-    redis_port, moto_port, slack_port = free_port(), free_port(), free_port()
+    redis_port, moto_port, slack_port, sso_port = (free_port() for _ in range(4))
     slack_url = f"http://127.0.0.1:{slack_port}"
     env = dict(os.environ)
     env.update(
@@ -386,6 +433,12 @@ def main() -> int:
             "SITE_URL": f"http://127.0.0.1:{web_port}",
             "DEBUG": "1",
             "SGPORTAL_DEMO": "1",  # lets seed_demo set the public demo passwords
+            # SSO beside the password login: the demo's own OpenID Connect provider.
+            "SSO_OIDC_ISSUER": f"http://127.0.0.1:{sso_port}",
+            "SSO_OIDC_CLIENT_ID": "sgportal-demo",
+            "SSO_OIDC_CLIENT_SECRET": "demo-oidc-client-secret",
+            "SSO_OIDC_NAME": "Demo SSO",
+            "SSO_OIDC_SCOPES": "openid,profile,email,groups",
             "SGPORTAL_POLL_INTERVAL_S": "30",
             # The demo policy's 2-minute deadline runs out within seconds of its time.
             "SGPORTAL_POLICY_SWEEP_INTERVAL_S": "15",
@@ -420,6 +473,16 @@ def main() -> int:
                 *["--interactions-url", f"http://127.0.0.1:{web_port}/slack/interactions/"],
             ]
             sup.start("slack", standin, env)
+        callback = "/accounts/oidc/sso/login/callback/"
+        sup.start(
+            "sso",
+            [
+                *[PY, "-m", "devtools.oidc_provider", "--port", str(sso_port)],
+                *["--redirect-uri", f"http://127.0.0.1:{web_port}{callback}"],
+                *["--redirect-uri", f"http://localhost:{web_port}{callback}"],
+            ],
+            env,
+        )
         subprocess.run(
             [PY, "manage.py", "migrate", "--noinput"],
             cwd=ROOT,
@@ -491,6 +554,11 @@ def main() -> int:
         print(f"\nsgportal demo is running: {url}/  (admin: {url}/admin/)", flush=True)
         for line in logins:
             print(f"  {line}")
+        print(
+            "  or 'Sign in with Demo SSO' (a local OpenID Connect provider, "
+            f"{env['SSO_OIDC_ISSUER']}): dana (group sg-approvers: approver) or eve "
+            "(sg-viewers: viewer)"
+        )
         print(f"  Slack stand-in (the posted messages, with working buttons): {slack_url}/")
         print(f"  dashboard: {url}/dashboard/    API docs: {url}/api/v1/docs/")
         print(f"  API token (read, 1 day): {token}")

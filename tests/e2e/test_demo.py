@@ -37,6 +37,10 @@ def test_the_demo_runs_a_change_from_arrival_to_revert(tmp_path):
     # A second start on the busy port fails fast, with the fix.
     assert re.search(r"smoke: a second start on port \d+ failed fast: True \((0|1)\.\d s\)", out)
     assert "smoke: dashboard has history: True" in out
+    # SSO beside the password login: dana signs in at the demo's OpenID Connect provider
+    # and her identity-provider group makes her an approver.
+    assert "smoke: signed in with Demo SSO as dana: True" in out
+    assert "roles: [('approver', 'idp_group')]" in out
     # The trickle's changes came through EventBridge and nothing bypassed ingestion.
     assert re.search(r"smoke: changes through EventBridge: [1-9]\d*, stored another way: 0", out)
     if (ROOT / "ingestion" / "trail.py").exists():

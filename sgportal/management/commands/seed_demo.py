@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
+from sgportal.models import AwsAccount, IdpGroupMapping, Membership, SlackIdentity, Tenant
 from sgportal.tenancy import Role
 
 DEMO_PASSWORD = "sgportal-demo"  # noqa: S105 (printed for the demo; never used outside it)
@@ -115,6 +115,11 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
             logins.append(f"{username} / {DEMO_PASSWORD} ({role})")
         reviewer = User.objects.get(username="reviewer")
+        # The demo identity provider's groups (devtools.oidc_provider) grant these roles.
+        for group, role in (("sg-approvers", Role.APPROVER), ("sg-viewers", Role.VIEWER)):
+            IdpGroupMapping.objects.update_or_create(
+                tenant=tenant, group=group, defaults={"role": role}
+            )
         SlackIdentity.objects.update_or_create(
             team_id=DEMO_TEAM,
             slack_user_id="U0DEMOREV1",
