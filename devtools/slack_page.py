@@ -544,10 +544,13 @@ setInterval(async () => {
 """
 
 
+MAX_SHOWN = 200  # a demo left running for hours: the page shows the latest messages
+
+
 def render_page(workspace: Workspace) -> str:
     """The whole page: the channels, their messages (newest last), who clicks."""
     with workspace.lock:
-        messages = list(workspace.messages)
+        messages = list(workspace.messages[-MAX_SHOWN:])
         version, last_click = workspace.version, workspace.last_click
         feed = "".join(_message_html(m, workspace.users) for m in messages)
     channels = sorted({m.channel for m in messages}) or ["(none yet)"]
