@@ -114,7 +114,7 @@ def test_sighup_stops_every_child_process(tmp_path):
             break
     assert any("sgportal demo is running" in line for line in lines), "".join(lines)
     children = _children_of(demo.pid)
-    assert len(children) >= 5, children  # redis, moto, slack, worker, beat, web, trickle
+    assert len(children) >= 8, children  # redis, moto, slack, sso, worker, beat, web, trickle
     demo.send_signal(signal.SIGHUP)
     assert demo.wait(timeout=60) is not None
     time.sleep(1)
