@@ -13,8 +13,13 @@ In tests::
         ...
         slack.calls_to("chat.postMessage")
 
-For ``make demo``::  python -m devtools.slack_standin --port 8025
-(``GET /_calls`` lists the recorded calls as JSON).
+For ``make demo``::
+
+    python -m devtools.slack_standin --port 8025 \
+        --interactions-url http://127.0.0.1:8000/slack/interactions/   (SLACK_SIGNING_SECRET)
+
+``GET /`` is the page showing the posted messages as Slack would, with working buttons
+(devtools.slack_page); ``GET /_calls`` lists the recorded calls as JSON.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from devtools.slack_page import Workspace, click, render_page
 
 
 @dataclass
@@ -49,7 +57,15 @@ class _Scripted:
 class SlackStandin:
     """A local Slack Web API; ``base_url`` ends with ``/api/`` like Slack's."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        interactions_url: str = "",
+        signing_secret: str = "",
+        team_id: str = "T0DEMO0001",
+    ):
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._script: dict[str, list[_Scripted]] = {}
@@ -57,6 +73,12 @@ class SlackStandin:
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.workspace = Workspace(
+            team_id=team_id,
+            interactions_url=interactions_url,
+            signing_secret=signing_secret,
+            origin=self.origin,
+        )
 
     # -- control --------------------------------------------------------------------
     @property
@@ -74,6 +96,11 @@ class SlackStandin:
 
     def response_url(self, name: str = "hook") -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    @property
+    def page_url(self) -> str:
+        """The page showing the posted messages, with working buttons."""
+        return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> SlackStandin:
         self._thread = threading.Thread(
@@ -128,10 +155,12 @@ class SlackStandin:
         if method == "chat.postMessage":
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             message = {"text": body.get("text", ""), "blocks": body.get("blocks", []), "ts": ts}
+            self.workspace.posted(body, ts)
             return _Scripted(
                 200, {"ok": True, "channel": body.get("channel"), "ts": ts, "message": message}, {}
             )
         if method == "chat.update":
+            self.workspace.updated(body)
             return _Scripted(
                 200,
                 {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": ""},
@@ -163,7 +192,23 @@ class SlackStandin:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _send_html(self, status: int, text: str, headers: dict | None = None):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self):
+                path = self.path.split("?")[0]
+                if path == "/":
+                    return self._send_html(200, render_page(standin.workspace))
+                if path == "/_version":
+                    return self._send(200, {"version": standin.workspace.version})
                 if self.path.rstrip("/") == "/_calls":
                     with standin._lock:
                         calls = [c.__dict__ for c in standin.calls]
@@ -186,7 +231,23 @@ class SlackStandin:
                 if self.path.startswith("/response/"):
                     with standin._lock:
                         standin.calls.append(Call("response_url", body, token))
+                    where = self.path[len("/response/") :].split("/")
+                    if len(where) == 2:  # /response/<channel>/<ts>: a page click's note
+                        standin.workspace.responded(where[0], where[1], body)
                     return self._send(200, {"ok": True})
+                if self.path == "/_click":  # a button on the page: Slack's signed request
+                    click(
+                        standin.workspace,
+                        str(body.get("channel", "")),
+                        str(body.get("ts", "")),
+                        str(body.get("action_id", "")),
+                        str(body.get("user", "")),
+                    )
+                    self.send_response(303)
+                    self.send_header("Location", "/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
                 if not self.path.startswith("/api/"):
                     return self._send(404, {"ok": False, "error": "unknown_method"})
                 method = self.path[len("/api/") :].split("?")[0]
@@ -200,9 +261,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Slack Web API stand-in.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument(
+        "--interactions-url", default="", help="where the page's buttons send their clicks"
+    )
+    parser.add_argument("--team", default="T0DEMO0001", help="the workspace's team id")
     args = parser.parse_args(argv)
-    standin = SlackStandin(args.host, args.port)
-    print(f"Slack stand-in on http://{args.host}:{standin.port}/api/ (GET /_calls)", flush=True)
+    standin = SlackStandin(
+        args.host,
+        args.port,
+        interactions_url=args.interactions_url,
+        # The app's signing secret, from the environment as sgportal reads it.
+        signing_secret=os.environ.get("SLACK_SIGNING_SECRET", ""),
+        team_id=args.team,
+    )
+    print(
+        f"Slack stand-in on http://{args.host}:{standin.port}/api/ "
+        f"(page: http://{args.host}:{standin.port}/, GET /_calls)",
+        flush=True,
+    )
     try:
         standin._server.serve_forever()
     except KeyboardInterrupt:

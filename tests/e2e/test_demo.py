@@ -4,6 +4,7 @@ queue, a reviewer denies it on the web, and a real worker reverts it in the AWS 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,31 @@ def test_the_demo_runs_a_change_from_arrival_to_revert(tmp_path):
     )
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in tmp_path.glob("*.log"))
     assert result.returncode == 0, result.stdout + result.stderr + logs
-    assert "smoke: a change arrived in the queue" in result.stdout
-    assert "now: Reverted" in result.stdout
+    out = result.stdout
+    assert "smoke: a change arrived in the queue" in out
+    assert "now: Reverted" in out
+    # Start-up prints the API token (read scope) and where the docs and the Slack page are.
+    assert re.search(r"API token \(read, 1 day\): sgp_\w+", out), out
+    assert "/api/v1/docs/" in out and "Slack stand-in (the posted messages" in out
+    assert "smoke: the printed token reads the API: True (docs page: 200)" in out
+    # A second start on the busy port fails fast, with the fix.
+    assert re.search(r"smoke: a second start on port \d+ failed fast: True \((0|1)\.\d s\)", out)
+    assert "smoke: dashboard has history: True" in out
+    # SSO beside the password login: dana signs in at the demo's OpenID Connect provider
+    # and her identity-provider group makes her an approver.
+    assert "smoke: signed in with Demo SSO as dana: True" in out
+    assert "roles: [('approver', 'idp_group')]" in out
+    # The trickle's changes came through EventBridge and nothing bypassed ingestion.
+    assert re.search(r"smoke: changes through EventBridge: [1-9]\d*, stored another way: 0", out)
+    if (ROOT / "ingestion" / "trail.py").exists():
+        assert re.search(r"smoke: changes through the trail .*: [1-9]", out), out
+    # Deny clicked in Chromium on the Slack stand-in's page: reverted in the emulator.
+    assert re.search(
+        r"smoke: denied change \d+ on the Slack stand-in: Reverted after [\d.]+ s; "
+        r"its rule is gone from the emulator: True",
+        out,
+    ), out
+    assert "smoke: ok dead=[]" in out
 
 
 def _demo_env(tmp_path) -> dict:
@@ -61,7 +85,7 @@ def test_a_busy_port_is_reported_at_once_with_the_fix(tmp_path):
     assert result.returncode == 2
     assert f"Port {port} is already in use" in result.stderr
     assert "DEMO_PORT=" in result.stderr and "make demo" in result.stderr
-    assert elapsed < 10  # nothing was started: no emulator, no migrate
+    assert elapsed < 5  # nothing was started: no emulator, no migrate (the smoke asks < 2 s)
     assert not list(tmp_path.glob("*.log"))
 
 
@@ -90,7 +114,7 @@ def test_sighup_stops_every_child_process(tmp_path):
             break
     assert any("sgportal demo is running" in line for line in lines), "".join(lines)
     children = _children_of(demo.pid)
-    assert len(children) >= 5, children  # redis, moto, slack, worker, beat, web, trickle
+    assert len(children) >= 8, children  # redis, moto, slack, sso, worker, beat, web, trickle
     demo.send_signal(signal.SIGHUP)
     assert demo.wait(timeout=60) is not None
     time.sleep(1)

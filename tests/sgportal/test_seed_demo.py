@@ -27,3 +27,45 @@ def test_it_seeds_the_demo_when_asked_to(db, settings):
     assert Tenant.objects.get(slug="demo")
     reviewer = Membership.objects.get(user__username="reviewer").user
     assert reviewer.check_password("sgportal-demo")
+
+
+def test_the_demo_has_a_policy_an_exception_and_history_for_the_dashboard(
+    db, settings, client, outsider
+):
+    from approvals.models import Decision
+    from approvals.policy.models import PolicyException, PolicyRule
+    from approvals.queries import dashboard
+    from ingestion.models import SecurityGroupChange
+    from remediation.models import RevertAttempt
+
+    settings.SGPORTAL_DEMO = True
+    call_command("seed_demo")
+    tenant = Tenant.objects.get(slug="demo")
+    rules = list(PolicyRule.objects.filter(tenant=tenant).order_by("position"))
+    assert [r.action for r in rules] == ["auto_approve", "review", "review"]
+    assert rules[1].deadline_minutes == 2 and rules[1].default_outcome == "revert"
+    exception = PolicyException.objects.get(tenant=tenant)
+    assert exception.owner.username == "admin" and exception.match == {
+        "peer_cidrs": ["203.0.113.0/24"]
+    }
+    history = SecurityGroupChange.objects.filter(tenant=tenant)
+    made = history.count()
+    assert made >= 40  # two weeks of changes, every one decided
+    assert not history.filter(status="pending").exists()
+    assert Decision.objects.filter(change__tenant=tenant).count() == made
+    assert RevertAttempt.objects.filter(change__tenant=tenant, outcome="reverted").exists()
+
+    reviewer = Membership.objects.get(user__username="reviewer").user
+    dash = dashboard(reviewer)
+    assert sum(day["total"] for day in dash.per_day) == made
+    assert dash.decisions_counted > 0 and dash.median_decision
+    client.force_login(reviewer)
+    page = client.get("/dashboard/").content.decode()
+    assert "Median time to decision" in page and f">{dash.pending}<" in page
+    # The outsider's dashboard shows none of it.
+    assert sum(day["total"] for day in dashboard(outsider).per_day) == 0
+
+    call_command("seed_demo")  # again: the same rows, no second history
+    assert SecurityGroupChange.objects.filter(tenant=tenant).count() == made
+    assert PolicyRule.objects.filter(tenant=tenant).count() == 3
+    assert PolicyException.objects.filter(tenant=tenant).count() == 1
