@@ -97,9 +97,10 @@ def click(port: int, token: str) -> tuple[int, dict]:
 def test_a_click_is_answered_and_recorded_while_the_broker_is_down(
     transactional_db, state, tenant, account, approver, tmp_path, monkeypatch
 ):
-    tenant.slack_bot_token = "xoxb-acme-bot-token"
-    tenant.slack_status = "ok"
-    tenant.save()
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-acme-bot-token"
+    workspace.status = "ok"
+    workspace.save()
     link(approver, tenant, "U0BOB0001")
     change = ChangeFactory(account=account)
     message = SlackMessage.objects.create(
