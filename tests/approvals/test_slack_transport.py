@@ -170,9 +170,31 @@ def test_the_task_gives_up_after_its_retries(queued, slack, slack_tenant):
     queued.refresh_from_db()
     assert queued.status == "failed" and "gave up" in queued.last_error
     slack_tenant.refresh_from_db()
-    assert (
-        slack_tenant.slack_workspace.status == SlackStatus.OK
-    )  # transient: settings are not blamed
+    # Transient: the settings are not blamed.
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
+
+
+def test_a_post_that_fails_unexpectedly_stays_pending_for_the_sweep(queued, monkeypatch):
+    """Only running out of retries gives a post up; any other failure of the task leaves it
+    pending, so the notification sweep sends it again (approvals.tasks.SlackPostTask)."""
+
+    def broken(message_id, **kwargs):
+        raise ValueError("a bug, not Slack")
+
+    monkeypatch.setattr(delivery, "deliver", broken)
+    result = post_slack_message.delay(queued.pk)
+    assert result.failed() and isinstance(result.result, ValueError)
+    queued.refresh_from_db()
+    assert (queued.status, queued.last_error) == ("pending", "")
+
+
+def test_the_tasks_that_give_up_share_one_base():
+    from approvals.tasks import update_slack_message
+    from remediation.tasks import revert_change, undo_revert
+    from sgportal.tasks import GiveUpTask
+
+    for task in (post_slack_message, update_slack_message, revert_change, undo_revert):
+        assert isinstance(task, GiveUpTask), task.name
 
 
 def test_a_posted_message_is_not_posted_again(queued, slack):
