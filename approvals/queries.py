@@ -18,6 +18,7 @@ from approvals.filtersets import QueueFilterSet
 from approvals.models import Decision, Verdict
 from approvals.rating import severity_for_level
 from ingestion.models import ChangeStatus, LakeSource, PollRun, PollStatus, SecurityGroupChange
+from ingestion.sources import SourceReport, source_reports
 from sgportal.models import AuditEntry, Tenant
 from sgportal.tenancy import Role, has_role, tenant_ids_for
 
@@ -427,11 +428,13 @@ class IngestionStatus:
     last_failure: PollRun | None
     unparseable_day: int
     last_change: dt.datetime | None
+    sources: list[SourceReport]
 
 
 def ingestion_status(user, *, now: dt.datetime | None = None) -> list[IngestionStatus]:
-    """Per tenant the user administers: Lake watermark, recent poll runs, last success and
-    failure, and unreadable records of the last day."""
+    """Per tenant the user administers: each source's health and what only it delivered,
+    Lake watermark, recent poll runs, last success and failure, and unreadable records of
+    the last day."""
     now = now or timezone.now()
     tenants = Tenant.objects.filter(pk__in=tenant_ids_for(user, Role.ADMIN)).order_by("name")
     result = []
@@ -456,6 +459,7 @@ def ingestion_status(user, *, now: dt.datetime | None = None) -> list[IngestionS
                 last_change=changes.order_by("-ingested_at")
                 .values_list("ingested_at", flat=True)
                 .first(),
+                sources=source_reports(tenant),
             )
         )
     return result

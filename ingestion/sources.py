@@ -3,6 +3,7 @@ and reconciliation figures (which source delivered what)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from ingestion.models import (
     SecurityGroupChange,
     Source,
     SourceHealth,
+    TrailDeadLetter,
     TrailSource,
     hash_secret,
     new_eventbridge_secret,
@@ -99,6 +101,73 @@ def only_delivered_by(tenant_id: int) -> dict[str, int]:
     )
     found = {bits[row["sources"]]: row["n"] for row in rows}
     return {source: found.get(source, 0) for source in SOURCE_BITS}
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """How one of a tenant's sources is doing (the web status page and the API)."""
+
+    source: str
+    label: str
+    configured: bool  # the tenant has a row for it
+    enabled: bool
+    last_delivery_at: Any = None
+    events_delivered: int = 0
+    new_changes: int = 0
+    only_delivered: int = 0  # changes no other source delivered (what the others dropped)
+    last_error: str = ""
+    last_error_at: Any = None
+    details: dict[str, Any] = field(default_factory=dict)  # what only this kind has
+
+
+def _details(row: SourceHealth, tenant: Tenant) -> dict[str, Any]:
+    if isinstance(row, LakeSource):
+        return {"watermark": row.watermark, "last_success_at": row.last_success_at}
+    if isinstance(row, TrailSource):
+        return {
+            "files_read": row.files_read,
+            "files_skipped": row.files_skipped,
+            "dead_letters": TrailDeadLetter.objects.for_tenant(tenant).count(),
+        }
+    if isinstance(row, EventBridgeSource):
+        return {"secret_set_at": row.secret_set_at}
+    return {}
+
+
+def source_reports(tenant: Tenant) -> list[SourceReport]:
+    """Every source kind, in Source order, with its health and its reconciliation figure."""
+    only = only_delivered_by(tenant.pk)
+    reports = []
+    for source, model in SOURCE_MODELS.items():
+        row = model.objects.filter(tenant=tenant).first()
+        label = Source(source).label
+        if row is None:
+            reports.append(
+                SourceReport(
+                    source,
+                    label,
+                    configured=False,
+                    enabled=False,
+                    only_delivered=only.get(source, 0),
+                )
+            )
+            continue
+        reports.append(
+            SourceReport(
+                source,
+                label,
+                configured=True,
+                enabled=row.enabled,
+                last_delivery_at=row.last_delivery_at,
+                events_delivered=row.events_delivered,
+                new_changes=row.new_changes,
+                only_delivered=only.get(source, 0),
+                last_error=row.last_error,
+                last_error_at=row.last_error_at,
+                details=_details(row, tenant),
+            )
+        )
+    return reports
 
 
 def read_role_arns(tenant: Tenant) -> list[str]:

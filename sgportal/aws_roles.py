@@ -16,6 +16,7 @@ refuses a role found not to enforce it (``refuse_unsafe_role``).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +33,7 @@ from sgportal.models.tenancy import new_external_id
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
 DENIED = {"AccessDenied", "AccessDeniedException"}
+logger = logging.getLogger(__name__)
 
 
 class UnsafeRole(Exception):
@@ -225,3 +227,29 @@ def check_tenant_roles(tenant: Tenant) -> list[RoleCheck]:
     for account in tenant.accounts.filter(active=True).exclude(spoke_role_arn=""):
         checks.append(check_role(tenant, account.spoke_role_arn, parent=parent)[0])
     return checks
+
+
+def check_all_tenants() -> dict[str, int]:
+    """Re-check the roles of every active tenant (beat, ``ROLE_CHECK_INTERVAL_S``).
+
+    A trust policy is checked when it is saved, but a member account's admin can loosen it
+    later (drop the ExternalId condition); this finds that within one interval, and from
+    then on every assume refuses the role (``refuse_unsafe_role``). One tenant's failure
+    does not stop the others. Returns the number of checks per status."""
+    counts: dict[str, int] = {}
+    for tenant in Tenant.objects.filter(active=True).order_by("pk"):
+        try:
+            checks = check_tenant_roles(tenant)
+        except Exception:
+            logger.exception("role check failed for tenant %s", tenant.slug)
+            counts["error"] = counts.get("error", 0) + 1
+            continue
+        for check in checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+            if check.status == RoleCheckStatus.NOT_ENFORCED:
+                logger.warning(
+                    "tenant %s: role %s can be assumed without the ExternalId",
+                    tenant.slug,
+                    check.role_arn,
+                )
+    return counts

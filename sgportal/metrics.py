@@ -77,3 +77,20 @@ register_db_metric(
 register_db_metric(
     DbMetric("sgportal_audit_entries", "Audit entries per tenant.", ("tenant",), _audit_samples)
 )
+
+
+def _role_check_samples() -> Iterable[Sample]:
+    from sgportal.models import RoleCheck
+
+    return counts(RoleCheck.objects.all(), tenant="tenant__slug", status="status")
+
+
+register_db_metric(
+    DbMetric(
+        "sgportal_role_checks",
+        "Latest role checks per tenant and status (not_enforced: assumable without the "
+        "ExternalId, refused by every assume; unreachable: cannot be assumed).",
+        ("tenant", "status"),
+        _role_check_samples,
+    )
+)

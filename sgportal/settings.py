@@ -362,6 +362,8 @@ AUDIT_CHECKPOINT_S3_URI = env_str("AUDIT_CHECKPOINT_S3_URI") or None
 if AUDIT_CHECKPOINT_S3_URI and not AUDIT_CHECKPOINT_S3_URI.startswith("s3://"):
     raise ImproperlyConfigured("AUDIT_CHECKPOINT_S3_URI must look like s3://bucket/prefix/.")
 AUDIT_CHECKPOINT_INTERVAL_S = env_int("SGPORTAL_AUDIT_CHECKPOINT_INTERVAL_S", 3600, minimum=60)
+# Beat re-checks every tenant's roles this often (a trust policy loosened after it was saved).
+ROLE_CHECK_INTERVAL_S = env_int("SGPORTAL_ROLE_CHECK_INTERVAL_S", 21600, minimum=300)
 # --- end of audit chain block -------------------------------------------------------------
 
 # --- REST framework -------------------------------------------------------------------
@@ -477,6 +479,9 @@ CELERY_BEAT_SCHEDULE = {
     ),
     "write signed audit checkpoints (all tenants)": beat_entry(
         "sgportal.tasks.audit_checkpoint", AUDIT_CHECKPOINT_INTERVAL_S
+    ),
+    "re-check that tenant roles require the ExternalId (all tenants)": beat_entry(
+        "sgportal.tasks.check_role_trusts", ROLE_CHECK_INTERVAL_S
     ),
     "send lost or skipped Slack notifications (approvals)": beat_entry(
         "approvals.tasks.resume_notifications", NOTIFY_SWEEP_INTERVAL_S

@@ -7,9 +7,11 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from sgportal import aws_roles
 from sgportal.checkpoints import write_checkpoint
 
 AUDIT_CHECKPOINT = "sgportal.tasks.audit_checkpoint"
+CHECK_ROLES = "sgportal.tasks.check_role_trusts"
 
 
 class GiveUpTask(Task):
@@ -35,3 +37,9 @@ class GiveUpTask(Task):
 def audit_checkpoint() -> list[str]:
     """Write a signed checkpoint of every audit chain head (a failed store raises)."""
     return write_checkpoint()
+
+
+@shared_task(name=CHECK_ROLES, acks_late=True)
+def check_role_trusts() -> dict[str, int]:
+    """Re-check that every tenant's roles still require its ExternalId."""
+    return aws_roles.check_all_tenants()

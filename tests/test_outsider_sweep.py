@@ -432,6 +432,17 @@ def _api_poll_runs(client, acme, change):
     assert _outsider_api(client, f"/api/v1/poll-runs/{run.pk}/").status_code == 404
 
 
+@url_check("api-source-list")
+def _api_sources(client, acme, change):
+    from ingestion.models import TrailSource
+
+    TrailSource.objects.create(tenant=acme["tenant"], enabled=True, files_read=77)
+    listing = _outsider_api(client, "/api/v1/sources/")
+    assert listing.status_code == 200
+    trail = {row["source"]: row for row in listing.json()}["trail"]
+    assert trail["configured"] is False and trail["files_read"] is None
+
+
 @url_check("api-change-list", "api-change-detail", "api-change-decision")
 def _api_changes(client, acme, change):
     listing = _outsider_api(client, "/api/v1/changes/")

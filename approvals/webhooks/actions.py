@@ -9,21 +9,15 @@ is built at the first attempt and kept, so every retry sends the same body.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-import socket
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import orjson
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from approvals.webhooks import signing
+from approvals.webhooks import outbound, signing
 from approvals.webhooks.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 from sgportal import publish
 from sgportal.audit import record_audit
@@ -145,49 +139,18 @@ def build_payload(delivery: WebhookDelivery) -> dict:
     }
 
 
-class DeliveryError(Exception):
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a 3xx is an error: never follow an endpoint elsewhere
-
-
 def destination_error(url: str) -> str | None:
-    """Why ``url`` may not be called, or None. HTTPS to public addresses only, unless
-    SGPORTAL_WEBHOOKS_ALLOW_PRIVATE (development and tests) lifts both rules."""
-    parts = urlsplit(url)
-    if getattr(settings, "SGPORTAL_WEBHOOKS_ALLOW_PRIVATE", False):
-        return None if parts.scheme in ("http", "https") else "not an http(s) URL"
-    if parts.scheme != "https" or not parts.hostname:
-        return "webhook URLs must be https://"
+    """Why ``url`` may not be called, or None (see ``outbound.resolve``)."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return f"cannot resolve {parts.hostname}: {exc}"
-    for info in infos:
-        if not ipaddress.ip_address(info[4][0]).is_global:
-            return f"{parts.hostname} resolves to a non-public address"
+        outbound.resolve(url)
+    except outbound.Refused as exc:
+        return str(exc)
     return None
 
 
 def send(url: str, body: bytes, headers: dict) -> int:
-    """POST once; the status code on 2xx, DeliveryError otherwise."""
-    refused = destination_error(url)
-    if refused:
-        raise DeliveryError(refused)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    opener = urllib.request.build_opener(_NoRedirects)
-    try:
-        with opener.open(request, timeout=TIMEOUT_S) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}", exc.code) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+    """POST once; the status code on 2xx, ``outbound.Refused`` otherwise."""
+    return outbound.post(url, body, headers, timeout=TIMEOUT_S)
 
 
 @dataclass
@@ -217,7 +180,7 @@ def attempt_delivery(delivery_id: int) -> Attempt | None:
             webhook.secret, int(now.timestamp()), body, str(delivery.event_id), delivery.event_type
         )
         code = send(webhook.url, body, headers)
-    except DeliveryError as exc:
+    except outbound.Refused as exc:
         return _failed(delivery, str(exc), exc.status_code)
     except Exception as exc:  # a bug building the payload must not leave the row "sending"
         _failed(delivery, f"{type(exc).__name__}: {exc}", None)

@@ -1,13 +1,28 @@
-"""CloudTrail Lake poll runs over the API (how ingestion is doing)."""
+"""Ingestion over the API: CloudTrail Lake poll runs and the health of every source."""
 
 from __future__ import annotations
 
-from rest_framework import mixins
+from dataclasses import asdict
 
-from ingestion.api.serializers import PollRunSerializer
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.response import Response
+
+from ingestion.api.serializers import PollRunSerializer, SourceHealthSerializer
 from ingestion.filtersets import PollRunFilterSet
 from ingestion.models import PollRun
-from sgportal.api.viewsets import TenantScopedViewSet
+from ingestion.sources import source_reports
+from sgportal.api.viewsets import ApiView, TenantScopedViewSet
+from sgportal.models import Tenant
+
+KIND_FIELDS = (
+    "watermark",
+    "last_success_at",
+    "files_read",
+    "files_skipped",
+    "dead_letters",
+    "secret_set_at",
+)
 
 
 class PollRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
@@ -16,3 +31,18 @@ class PollRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     queryset = PollRun.objects.all()
     serializer_class = PollRunSerializer
     filterset_class = PollRunFilterSet
+
+
+class SourceHealthViewSet(ApiView, viewsets.ViewSet):
+    """The token's tenant's sources (Lake, EventBridge, trail): settings present, switch,
+    last delivery, counts, last error, and how many changes only that source delivered."""
+
+    @extend_schema(responses=SourceHealthSerializer(many=True))
+    def list(self, request):
+        tenant = Tenant.objects.get(pk=request.auth.tenant_id)
+        rows = []
+        for report in source_reports(tenant):
+            row = {key: value for key, value in asdict(report).items() if key != "details"}
+            row.update({key: report.details.get(key) for key in KIND_FIELDS})
+            rows.append(row)
+        return Response(SourceHealthSerializer(rows, many=True).data)

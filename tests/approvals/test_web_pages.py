@@ -98,3 +98,34 @@ def test_the_ingestion_page_is_for_tenant_admins(
     client.force_login(admin_user)
     page = client.get("/ingestion/status/").content.decode()
     assert "AccessDeniedException: lake role" in page and "2026-09-20" in page
+
+
+def test_the_ingestion_page_shows_each_source_and_what_only_it_delivered(
+    client, admin_user, outsider, tenant, other_tenant
+):
+    from ingestion.models import EventBridgeSource, Source, TrailDeadLetter, TrailSource
+    from ingestion.sources import record_delivery
+    from tests.ingestion.test_sources import stored
+
+    EventBridgeSource.objects.create(tenant=tenant, enabled=True)
+    TrailSource.objects.create(tenant=tenant, enabled=True)
+    TrailDeadLetter.objects.create(tenant=tenant, message_id="m", key="k", parked_at=NOW)
+    record_delivery(EventBridgeSource, tenant.pk, events=3, new=3)
+    stored(tenant, [1, 2, 3], Source.EVENTBRIDGE)
+    stored(tenant, [2, 3], Source.TRAIL)
+    TrailSource.objects.create(tenant=other_tenant, enabled=True)
+    TrailDeadLetter.objects.create(tenant=other_tenant, message_id="x", key="y", parked_at=NOW)
+
+    client.force_login(admin_user)
+    page = client.get("/ingestion/status/").content.decode()
+    rows = {
+        label: page.split(f'<th scope="row">{label}</th>')[1].split("</tr>")[0]
+        for label in ("CloudTrail Lake", "EventBridge", "Organization trail (S3)")
+    }
+    assert "not set up" in rows["CloudTrail Lake"]
+    assert "<td>3</td><td>3</td><td>1</td>" in rows["EventBridge"]  # events, new, only here
+    assert "1 dead letter" in rows["Organization trail (S3)"]
+    assert "<td>0</td><td>0</td><td>0</td>" in rows["Organization trail (S3)"]
+    client.force_login(outsider)  # Globex's admin: their own trail, nothing of ours
+    page = client.get("/ingestion/status/").content.decode()
+    assert f">{tenant.name}</h2>" not in page and "<td>3</td><td>3</td><td>1</td>" not in page

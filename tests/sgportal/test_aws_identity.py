@@ -214,3 +214,30 @@ def test_the_one_assume_role_helper_sends_what_it_is_given(aws_env, trust_enforc
     identity = assumed.session().client("sts", region_name="us-east-1").get_caller_identity()
     assert identity["Arn"].endswith(f"assumed-role/SgGuardSpoke/{('sgportal-' + 'x' * 80)[:64]}")
     assert identity["Account"] == "222222222222"
+
+
+@pytest.mark.django_db
+def test_beat_rechecks_every_tenant_and_finds_a_trust_loosened_later(
+    aws_env, tenant, account, other_account, trust_enforced, client, settings
+):
+    from sgportal import tasks as sgportal_tasks
+
+    trust_enforced[account.spoke_role_arn] = tenant.external_id
+    trust_enforced[other_account.spoke_role_arn] = other_account.tenant.external_id
+    assert sgportal_tasks.check_role_trusts.apply().get() == {"enforced": 2}
+
+    # Someone in our member account drops the ExternalId condition from the trust policy.
+    del trust_enforced[account.spoke_role_arn]
+    assert sgportal_tasks.check_role_trusts.apply().get() == {"enforced": 1, "not_enforced": 1}
+    assert RoleCheck.objects.get(tenant=tenant).status == "not_enforced"
+    assert RoleCheck.objects.get(tenant=other_account.tenant).status == "enforced"
+    with pytest.raises(RoleAssumptionDenied, match="without this tenant's ExternalId"):
+        aws.spoke_credentials(tenant, account, source_identity="bob", session_name="s")
+    aws.spoke_credentials(
+        other_account.tenant, other_account, source_identity="carol", session_name="check"
+    )
+
+    settings.METRICS_TOKEN = "scrape"
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape"}).content.decode()
+    assert f'sgportal_role_checks{{status="not_enforced",tenant="{tenant.slug}"}} 1.0' in metrics
+    assert 'sgportal_role_checks{status="enforced",tenant="globex"} 1.0' in metrics
