@@ -26,7 +26,9 @@ class SlackWorkspaceForm(WriteOnlySecretsForm):
     def clean(self):
         data = super().clean()
         token = data.get("bot_token", "")
-        if "bot_token" in self.changed_data:
+        # Slack is asked only about a token in a form that is otherwise valid (not, say,
+        # one naming another tenant's row).
+        if "bot_token" in self.changed_data and not self.errors:
             self.instance.team_id = self._workspace_of(token) if token else ""
             if (
                 token

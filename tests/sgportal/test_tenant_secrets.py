@@ -118,3 +118,25 @@ def test_the_outsider_cannot_set_our_secrets(client, outsider, tenant):
     assert response.status_code == 302  # "does not exist"
     tenant.refresh_from_db()
     assert tenant.slack_workspace.bot_token == "" and tenant.name == "Acme Corp"
+
+
+def test_the_outsider_cannot_reach_our_workspace_through_their_own_tenant_page(
+    client, outsider, tenant, other_tenant, slack
+):
+    client.force_login(outsider)
+    page = client.get(f"/admin/sgportal/tenant/{other_tenant.pk}/change/")
+    data = changeform_data(page)
+    data.update(
+        {
+            "slack_workspace-0-id": str(tenant.slack_workspace.pk),  # Acme's row
+            "slack_workspace-0-tenant": str(tenant.pk),
+            TOKEN: "xoxb-TACME0001-hijack",
+        }
+    )
+    response = client.post(f"/admin/sgportal/tenant/{other_tenant.pk}/change/", data)
+    assert response.status_code == 200
+    tenant.refresh_from_db()
+    other_tenant.refresh_from_db()
+    assert tenant.slack_workspace.bot_token == ""
+    assert other_tenant.slack_workspace.bot_token == ""
+    assert slack.calls_to("auth.test") == []
