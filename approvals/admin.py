@@ -96,7 +96,11 @@ def slack_status(tenant) -> str:
     return workspace.get_status_display()
 
 
-extend_tenant_admin(inlines=(SlackWorkspaceInline,), list_display=(slack_status,))
+extend_tenant_admin(
+    inlines=(SlackWorkspaceInline,),
+    list_display=(slack_status,),
+    list_select_related=("slack_workspace",),
+)
 
 
 @admin.register(Decision)

@@ -131,9 +131,19 @@ class TenantAdmin(TenantScopedAdmin):
 
 
 def extend_tenant_admin(
-    *, inlines: tuple = (), actions: tuple = (), list_display: tuple = ()
+    *,
+    inlines: tuple = (),
+    actions: tuple = (),
+    list_display: tuple = (),
+    list_select_related: tuple = (),
 ) -> None:
-    """Add an app's inlines, actions and list columns to the tenant page (idempotent)."""
+    """Add an app's inlines, actions and list columns (with the relations they read) to the
+    tenant pages (idempotent)."""
+    selected = list(TenantAdmin.list_select_related or ())
+    TenantAdmin.list_select_related = [
+        *selected,
+        *(r for r in list_select_related if r not in selected),
+    ]
     TenantAdmin.list_display = [
         *TenantAdmin.list_display,
         *(c for c in list_display if c not in TenantAdmin.list_display),
