@@ -77,13 +77,17 @@ class Command(BaseCommand):
     def _seed(self, slug: str) -> None:
         tenant, _ = Tenant.objects.update_or_create(
             slug=slug,
+            # Slack has no reason box yet: the stand-in's Deny button must still revert.
+            defaults={"name": "Demo Organization", "deny_reason_required": False},
+        )
+        from approvals.models import SlackWorkspace  # the demo's Slack (the stand-in's)
+
+        SlackWorkspace.objects.update_or_create(
+            tenant=tenant,
             defaults={
-                "name": "Demo Organization",
-                "slack_team_id": DEMO_TEAM,
-                "slack_channel_id": DEMO_CHANNEL,
-                "slack_bot_token": "xoxb-demo-token",
-                # Slack has no reason box yet: the stand-in's Deny button must still revert.
-                "deny_reason_required": False,
+                "team_id": DEMO_TEAM,
+                "channel_id": DEMO_CHANNEL,
+                "bot_token": "xoxb-demo-token",
             },
         )
         # The demo's EventBridge endpoint takes this fixed secret (demo only; a real
