@@ -419,6 +419,22 @@ def verify_tenants(user) -> list:
 
 
 @dataclass
+class SourceStatus:
+    """One ingestion source of a tenant: its health and what it alone delivered."""
+
+    name: str
+    enabled: bool
+    last_delivery_at: dt.datetime | None
+    events_delivered: int
+    new_changes: int
+    only_this_source: int
+    last_error: str
+    last_error_at: dt.datetime | None
+    # The organization trail's own figures (None for the other sources).
+    trail: dict | None = None
+
+
+@dataclass
 class IngestionStatus:
     tenant: Tenant
     watermark: dt.datetime | None
@@ -427,11 +443,52 @@ class IngestionStatus:
     last_failure: PollRun | None
     unparseable_day: int
     last_change: dt.datetime | None
+    sources: list[SourceStatus] = field(default_factory=list)
+
+
+def source_statuses(tenant: Tenant) -> list[SourceStatus]:
+    """Per configured source: when it last delivered and how many changes only it delivered
+    (what the others dropped, or have not delivered yet: reconciliation)."""
+    from ingestion.models import TrailDeadLetter, TrailSource
+    from ingestion.sources import SOURCE_MODELS, only_delivered_by
+
+    only = only_delivered_by(tenant.pk)
+    result = []
+    for source, model in SOURCE_MODELS.items():
+        row = model.objects.filter(tenant=tenant).first()
+        if row is None:
+            continue
+        trail = None
+        if isinstance(row, TrailSource):
+            trail = {
+                "files_read": row.files_read,
+                "records_scanned": row.records_scanned,
+                "last_file_at": row.last_file_at,
+                "skipped_test_events": row.skipped_test_events,
+                "skipped_digests": row.skipped_digests,
+                "skipped_not_cloudtrail": row.skipped_not_cloudtrail,
+                "dead_letters": TrailDeadLetter.objects.for_tenant(tenant).count(),
+            }
+        result.append(
+            SourceStatus(
+                name=model._meta.verbose_name,
+                enabled=row.enabled,
+                last_delivery_at=row.last_delivery_at,
+                events_delivered=row.events_delivered,
+                new_changes=row.new_changes,
+                only_this_source=only[source],
+                last_error=row.last_error,
+                last_error_at=row.last_error_at,
+                trail=trail,
+            )
+        )
+    return result
 
 
 def ingestion_status(user, *, now: dt.datetime | None = None) -> list[IngestionStatus]:
-    """Per tenant the user administers: Lake watermark, recent poll runs, last success and
-    failure, and unreadable records of the last day."""
+    """Per tenant the user administers: each source's health and what only it delivered,
+    Lake watermark, recent poll runs, last success and failure, and unreadable records of
+    the last day."""
     now = now or timezone.now()
     tenants = Tenant.objects.filter(pk__in=tenant_ids_for(user, Role.ADMIN)).order_by("name")
     result = []
@@ -456,6 +513,7 @@ def ingestion_status(user, *, now: dt.datetime | None = None) -> list[IngestionS
                 last_change=changes.order_by("-ingested_at")
                 .values_list("ingested_at", flat=True)
                 .first(),
+                sources=source_statuses(tenant),
             )
         )
     return result
