@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from ingestion.models import EventName, Source, TrailDeadLetter, TrailSource
 from ingestion.parser import ParsedChange, parse_record, parse_text
+from ingestion.pipeline import read_ahead
 from ingestion.sources import record_delivery, record_source_error
 from ingestion.store import StoreResult, own_role_arns, store_changes
 from sgportal.aws_roles import UnsafeRole, assume_tenant_role
@@ -69,6 +70,7 @@ READ_CHUNK = 256 * 1024  # compressed bytes per S3 read
 OUT_CHUNK = 4 * 1024 * 1024  # at most this many decompressed bytes at once
 MAX_DECOMPRESSED = 2 * 1024**3  # a log file is far smaller; more is a gzip bomb
 MAX_WHOLE_FILE = 512 * 1024**2  # the fallback path holds the file: refuse beyond this
+MAX_RECORD = 64 * 1024**2  # a CloudTrail record is at most a few hundred KB
 
 # A CloudTrail log file as AWS writes it: {"Records":[{"eventVersion":...},{...}]}, compact,
 # every record starting with eventVersion. The fast path relies on that shape (and checks
@@ -77,10 +79,8 @@ _HEADER = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[\s*')
 _START = b'{"eventVersion":'
 _NEXT = b',{"eventVersion":'
 _SG_NAMES = frozenset(EventName.values)
-_SG_EVENT = re.compile(
-    rb'"eventName"\s*:\s*"((?:Authorize|Revoke)SecurityGroup(?:In|E)gress'
-    rb'|ModifySecurityGroupRules|(?:Create|Delete)SecurityGroup)"'
-)
+_NAME = b'"eventName":"'
+_SG_BYTES = frozenset(name.encode() for name in _SG_NAMES)
 
 
 class TrailFileError(Exception):
@@ -236,6 +236,8 @@ def scan_fast(chunks: Iterable[bytes]) -> Scan:
             buf, header_seen = _after_header(buf), True
         cut = buf.rfind(_NEXT)
         if cut < 0:
+            if len(buf) > MAX_RECORD:
+                raise _NotFastShape(f"no record separator in the last {MAX_RECORD} bytes")
             continue  # one record so far (or a part of one)
         _take(buf, 0, cut, scan)
         buf = buf[cut + 1 :]
@@ -261,26 +263,47 @@ def _after_header(buf: bytes) -> bytes:
     if header is None:
         raise _NotFastShape("no Records header")
     rest = buf[header.end() :]
-    if not (rest.startswith(_START) or rest.startswith(b"]")):
-        raise _NotFastShape("records do not start with eventVersion")
+    # Compact, as AWS writes it ({"eventVersion":"1.11",...): a writer that puts spaces
+    # after colons would hide the compact eventName keys the scan looks for.
+    if not (rest.startswith(_START + b'"') or rest.startswith(b"]")):
+        raise _NotFastShape("records do not start with a compact eventVersion")
     return rest
 
 
 def _take(buf: bytes, start: int, end: int, scan: Scan) -> None:
-    """Count the records in buf[start:end] (whole records) and keep the security-group ones."""
-    scan.records += buf.count(_START, start, end)
-    for match in _SG_EVENT.finditer(buf, start, end):
-        first = buf.rfind(_START, start, match.start())
-        last = buf.find(_NEXT, match.end(), end)
-        piece = buf[first : end if last < 0 else last]
-        try:
-            record = orjson.loads(piece)
-        except orjson.JSONDecodeError:
-            raise _NotFastShape("a record cut out by the markers is not one JSON object") from None
-        if not isinstance(record, dict) or record.get("eventName") != match.group(1).decode():
-            raise _NotFastShape("the marker cut out another record")
-        if record.get("eventSource") == "ec2.amazonaws.com":
-            scan.matches.append(piece)
+    """Count the records in buf[start:end] (whole records) and keep the security-group ones.
+
+    One pass over the compact ``"eventName":"`` keys (one per record, as AWS writes them)
+    reads each record's event name without parsing anything; only a security-group record
+    is cut out (between its record-start markers) and decoded, to check the cut.
+    """
+    names, find, width = 0, buf.find, len(_NAME)
+    at = find(_NAME, start, end)
+    while at >= 0:
+        names += 1
+        name_start = at + width
+        name_end = find(b'"', name_start, name_start + 64)
+        if name_end < 0:
+            raise _NotFastShape("an eventName that does not end")
+        if buf[name_start:name_end] in _SG_BYTES:
+            _cut(buf, start, end, at, buf[name_start:name_end].decode(), scan)
+        at = find(_NAME, name_end, end)
+    scan.records += names
+
+
+def _cut(buf: bytes, start: int, end: int, at: int, name: str, scan: Scan) -> None:
+    """Cut out the record around position ``at``, check it, keep it if it is from EC2."""
+    first = buf.rfind(_START, start, at)
+    last = buf.find(_NEXT, at, end)
+    piece = buf[first : end if last < 0 else last]
+    try:
+        record = orjson.loads(piece)
+    except orjson.JSONDecodeError:
+        raise _NotFastShape("a record cut out by the markers is not one JSON object") from None
+    if not isinstance(record, dict) or record.get("eventName") != name:
+        raise _NotFastShape("the markers cut out another record")
+    if record.get("eventSource") == "ec2.amazonaws.com":
+        scan.matches.append(piece)
 
 
 def scan_whole(chunks: Iterable[bytes]) -> Scan:
@@ -314,9 +337,14 @@ def scan_object(s3, bucket: str, key: str) -> Scan:
 
     def chunks() -> Iterator[bytes]:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        # The next chunk is read and decompressed in a worker thread (both release the GIL)
+        # while this one is scanned: the scan runs at about the slower one's speed.
+        ahead = read_ahead(gunzipped(body.read), _nothing)
         try:
-            yield from gunzipped(body.read)
+            for chunk, _ in ahead:
+                yield chunk
         finally:
+            ahead.close()  # waits for the worker thread before the body is closed
             body.close()
 
     try:
@@ -324,6 +352,10 @@ def scan_object(s3, bucket: str, key: str) -> Scan:
     except _NotFastShape as exc:
         logger.info("s3://%s/%s read whole (%s)", bucket, key, exc)
         return scan_whole(chunks())
+
+
+def _nothing(_chunk: bytes) -> None:
+    return None
 
 
 def parse_matches(scan: Scan, roles: Iterable[str]) -> list[ParsedChange]:

@@ -370,3 +370,14 @@ def test_several_gzip_members_are_one_file():
 def test_s3_notification_keys_are_url_decoded(body, objects):
     notice = notice_of(json.dumps(body))
     assert notice.objects == objects and notice.skipped == {"not_cloudtrail": 1}
+
+
+def test_a_writer_with_spaces_after_colons_goes_to_the_whole_read_and_nothing_is_missed():
+    """json.dumps' default separators would hide the compact eventName keys: the fast path
+    refuses the file (never scans it half-blind) and the whole read finds every record."""
+    from tests.ingestion.trail_world import as_aws_writes
+
+    data = gzip.compress(json.dumps({"Records": [as_aws_writes(r) for r in RECORDS]}).encode())
+    with pytest.raises(_NotFastShape, match="compact eventVersion"):
+        scan_fast(chunks_of(data))
+    assert len(scan_whole(chunks_of(data)).matches) == len(RECORDS)
