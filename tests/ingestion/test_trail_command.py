@@ -208,3 +208,29 @@ def test_the_task_skips_a_tenant_whose_reader_holds_the_lock(tenant):
         assert held
         assert read_tenant_locked(tenant.pk) == SKIPPED
     assert read_tenant_locked(tenant.pk).startswith("0 notices")
+
+
+def test_without_once_it_keeps_reading(tenant, monkeypatch):
+    trail = make_trail(tenant)
+    trail.cloudtrail_notice([trail.put(log_key(), log_bytes(RECORDS[:1]))])
+    passes = []
+
+    class Stop(Exception):
+        pass
+
+    def pause(seconds):
+        passes.append(seconds)
+        if len(passes) == 1:  # a notice arriving between two passes is read by the next
+            trail.cloudtrail_notice([trail.put(log_key(unique="later"), log_bytes(RECORDS[1:2]))])
+            return
+        raise Stop
+
+    monkeypatch.setattr("ingestion.management.commands.ingest_trail.time.sleep", pause)
+    # It would close the test's connection (it sits in the test's transaction).
+    monkeypatch.setattr(
+        "ingestion.management.commands.ingest_trail.close_old_connections", lambda: None
+    )
+    with pytest.raises(Stop):
+        call_command("ingest_trail", "--tenant", "acme")
+    assert passes == [1, 1]  # SGPORTAL_TRAIL_WAIT_S=0 in tests: a pause between passes
+    assert ids(tenant) == event_ids(RECORDS[:2])

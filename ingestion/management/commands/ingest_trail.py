@@ -11,7 +11,11 @@ progress bar. Non-zero exit when a file or a queue could not be read.
 
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -49,6 +53,11 @@ class Command(BaseCommand):
             failed = [t.slug for t in tenants if not self._read(t)]
             if options["once"]:
                 break
+            # Running for ever: a fresh database connection per pass, and a pause when the
+            # long-poll is off (SGPORTAL_TRAIL_WAIT_S=0) or a queue failed.
+            close_old_connections()
+            if failed or not settings.SGPORTAL_TRAIL_WAIT_S:
+                time.sleep(5 if failed else 1)
         if failed:
             raise CommandError(f"the trail of {', '.join(failed)} could not be read; see above.")
 
