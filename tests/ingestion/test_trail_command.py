@@ -234,3 +234,27 @@ def test_without_once_it_keeps_reading(tenant, monkeypatch):
         call_command("ingest_trail", "--tenant", "acme")
     assert passes == [1, 1]  # SGPORTAL_TRAIL_WAIT_S=0 in tests: a pause between passes
     assert ids(tenant) == event_ids(RECORDS[:2])
+
+
+def test_a_read_role_found_assumable_without_the_external_id_is_refused(tenant):
+    from ingestion.trail import read_tenant
+    from sgportal.aws_roles import UnsafeRole
+    from sgportal.models import RoleCheck, RoleCheckStatus
+
+    trail = make_trail(tenant)
+    trail.cloudtrail_notice([trail.put(log_key(), log_bytes(RECORDS[:1]))])
+    RoleCheck.objects.create(
+        tenant=tenant,
+        role_arn=trail.role_arn,
+        status=RoleCheckStatus.NOT_ENFORCED,
+        detail="AssumeRole without the ExternalId succeeded.",
+        checked_at=datetime(2026, 9, 14, tzinfo=UTC),
+    )
+    session = trail.reader_session()
+    with pytest.raises(UnsafeRole):
+        read_tenant(tenant, session=session)
+    assert trail.assumed == []  # never even tried
+    assert (
+        "can be assumed without this tenant's" in TrailSource.objects.get(tenant=tenant).last_error
+    )
+    assert trail.queue_counts() == (1, 0) and not ids(tenant)
