@@ -362,7 +362,7 @@ def parse_matches(scan: Scan, roles: Iterable[str]) -> list[ParsedChange]:
     """The security-group records through the shared parser."""
     roles = tuple(roles)
     return [
-        parse_text(m.decode("utf-8", "surrogateescape"), own_role_arns=roles)
+        parse_text(m.decode(), own_role_arns=roles)  # valid UTF-8: orjson read it
         if isinstance(m, bytes)
         else parse_record(m, own_role_arns=roles)
         for m in scan.matches
