@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parent
 BENCHMARKS = [
     "ingest.py",
     "trail.py",
+    "eventbridge.py",
     "slack_clicks.py",
     "revert_latency.py",
     "api.py",

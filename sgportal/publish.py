@@ -63,13 +63,22 @@ class PublishInBackgroundMiddleware:
             return self.get_response(request)
 
 
+_IMPORT_TASKS = threading.Lock()
+
+
 def task_named(name: str) -> Any:
     """The registered task called ``name`` (importing the apps' task modules on first use),
-    so callers name a task instead of importing a later stage's tasks module."""
+    so callers name a task instead of importing a later stage's tasks module.
+
+    Celery's autodiscovery runs once: a second thread asking while the first one is still
+    importing would find the import "done" and the task missing (seen in gunicorn's
+    threads on the first burst of EventBridge requests), so the first use is serialized."""
     from sgportal.celery import app
 
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        with _IMPORT_TASKS:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     return app.tasks[name]
 
 

@@ -109,3 +109,40 @@ def test_it_enqueues_a_task_by_its_name(celery_eager):
     assert publish.enqueue("approvals.tasks.send_ephemeral", ["https://evil.example/", "x"]) is None
     with pytest.raises(KeyError):
         publish.task_named("approvals.tasks.no_such_task")
+
+
+def test_concurrent_first_uses_of_a_task_name_all_find_it(monkeypatch):
+    """Celery's autodiscovery imports once: threads arriving while the first one imports
+    must wait for it, not find the task missing."""
+    import time
+
+    from sgportal.celery import app
+
+    name = "approvals.tasks.apply_policy"
+    task = publish.task_named(name)
+    monkeypatch.delitem(app.tasks, name)
+    imported = []
+
+    def import_default_modules():
+        if imported:  # what Celery does once discovery has run: nothing
+            return
+        imported.append(True)
+        time.sleep(0.3)  # the first thread is still importing...
+        app.tasks[name] = task
+
+    monkeypatch.setattr(app.loader, "import_default_modules", import_default_modules)
+    found, barrier = [], threading.Barrier(6)
+
+    def use() -> None:
+        barrier.wait()
+        try:
+            found.append(publish.task_named(name))
+        except KeyError as exc:
+            found.append(exc)
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [task] * 6
