@@ -82,8 +82,6 @@ class Command(BaseCommand):
                 "slack_team_id": DEMO_TEAM,
                 "slack_channel_id": DEMO_CHANNEL,
                 "slack_bot_token": "xoxb-demo-token",
-                # Slack has no reason box yet: the stand-in's Deny button must still revert.
-                "deny_reason_required": False,
             },
         )
         # The demo's EventBridge endpoint takes this fixed secret (demo only; a real
