@@ -1,9 +1,106 @@
-"""Admin for approvals: decisions and Slack messages are system-written, so read-only."""
+"""Admin for approvals: decisions and Slack messages are system-written, so read-only; the
+tenant's Slack workspace is edited as an inline on the tenant page."""
 
+from django import forms
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
-from approvals.models import Decision, SlackMessage
-from sgportal.admin_base import ReadOnlyTenantAdmin
+from approvals.models import Decision, SlackMessage, SlackWorkspace
+from sgportal.admin import extend_tenant_admin
+from sgportal.admin_base import ReadOnlyTenantAdmin, TenantInline, WriteOnlySecretsForm
+
+# Editing these is how an admin fixes a "broken" Slack: posting resumes.
+SLACK_SETTINGS = {"bot_token", "channel_id"}
+
+
+class SlackWorkspaceForm(WriteOnlySecretsForm):
+    """The bot token is write-only; the workspace is the one it belongs to (auth.test)."""
+
+    secret_fields = ("bot_token",)
+    bot_token__clear = forms.BooleanField(label="Clear the Slack bot token", required=False)
+
+    class Meta:
+        model = SlackWorkspace
+        fields = ["bot_token", "channel_id"]
+
+    def clean(self):
+        data = super().clean()
+        token = data.get("bot_token", "")
+        # Slack is asked only about a token in a form that is otherwise valid (not, say,
+        # one naming another tenant's row).
+        if "bot_token" in self.changed_data and not self.errors:
+            self.instance.team_id = self._workspace_of(token) if token else ""
+            if (
+                token
+                and SlackWorkspace.objects.filter(team_id=self.instance.team_id)
+                .exclude(tenant_id=self.instance.tenant_id)
+                .exists()
+            ):
+                self.add_error(
+                    "bot_token",
+                    "This token's Slack workspace is connected to another sgportal tenant.",
+                )
+        return data
+
+    def _workspace_of(self, token: str) -> str:
+        from approvals.slack.transport import SlackTransport, TransportError
+
+        try:
+            return SlackTransport.workspace_of(token)
+        except TransportError as exc:
+            self.add_error("bot_token", f"Slack did not accept this token ({exc}).")
+            return ""
+
+
+class SlackWorkspaceFormSet(BaseInlineFormSet):
+    """Saving new Slack settings clears a "broken" status (``SlackWorkspace.mark_ok``)."""
+
+    def save(self, commit: bool = True):
+        saved = super().save(commit)
+        edited = [obj for obj, fields in self.changed_objects if SLACK_SETTINGS & set(fields)]
+        for workspace in [*self.new_objects, *edited]:
+            workspace.mark_ok()
+        return saved
+
+
+class SlackWorkspaceInline(TenantInline):
+    """The tenant's Slack: bot token (write-only) and channel; workspace and status shown."""
+
+    model = SlackWorkspace
+    form = SlackWorkspaceForm
+    formset = SlackWorkspaceFormSet
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "bot_token",
+                    "bot_token__clear",
+                    "team_id",
+                    "channel_id",
+                    "status",
+                    "error",
+                ],
+                "description": "The workspace is the one the bot token belongs to "
+                "(Slack's auth.test), never typed.",
+            },
+        )
+    ]
+    readonly_fields = ["team_id", "status", "error"]
+    verbose_name_plural = "Slack"
+
+
+@admin.display(description="Slack")
+def slack_status(tenant) -> str:
+    workspace = SlackWorkspace.of(tenant)
+    return workspace.get_status_display()
+
+
+extend_tenant_admin(
+    inlines=(SlackWorkspaceInline,),
+    list_display=(slack_status,),
+    list_select_related=("slack_workspace",),
+)
 
 
 @admin.register(Decision)

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from ingestion.models import ChangeStatus, EventName, SecurityGroupChange, Source
-from sgportal.api.filters import UtcIsoDateTimeFilter
+from sgportal.api.filters import IdFilter, UtcIsoDateTimeFilter
 
 
 class ChangeFilterSet(filters.FilterSet):
@@ -20,7 +20,7 @@ class ChangeFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=ChangeStatus.choices, distinct=False)
     source = filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
     event_name = filters.MultipleChoiceFilter(choices=EventName.choices, distinct=False)
-    account = filters.NumberFilter(field_name="account_id", help_text="AwsAccount id (the API's).")
+    account = IdFilter(field_name="account_id", help_text="AwsAccount id (the API's).")
     account_id = filters.CharFilter(field_name="aws_account_id", help_text="12-digit AWS id.")
     region = filters.CharFilter()
     actor = filters.CharFilter(field_name="actor_arn", help_text="The actor's exact ARN.")

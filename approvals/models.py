@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from ingestion.models import SecurityGroupChange
+from sgportal.audit import record_audit
+from sgportal.fields import EncryptedTextField
+from sgportal.models import AuditAction, Tenant
 from sgportal.tenancy import TenantScopedQuerySet
+
+log = logging.getLogger(__name__)
 
 
 class Verdict(models.TextChoices):
@@ -63,6 +69,106 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} by {self.actor_name} via {self.via}"
+
+
+class SlackStatus(models.TextChoices):
+    UNCONFIGURED = "unconfigured", "Not configured"
+    OK = "ok", "OK"
+    BROKEN = "broken", "Broken (see error)"
+
+
+class SlackWorkspace(models.Model):
+    """A tenant's Slack: the workspace its bot token belongs to, the channel, and whether
+    posting works. ``mark_broken`` and ``mark_ok`` are the only ways the status moves."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="slack_workspace")
+    # The workspace the bot token belongs to, as Slack's auth.test reports it: never typed.
+    # A Slack click names only its workspace, so one workspace maps to one tenant.
+    team_id = models.CharField(max_length=32, blank=True, editable=False)
+    channel_id = models.CharField(max_length=32, blank=True)
+    bot_token = EncryptedTextField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=SlackStatus.choices, default=SlackStatus.UNCONFIGURED, editable=False
+    )
+    error = models.TextField(blank=True, editable=False)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "Slack workspace"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team_id"],
+                condition=~Q(team_id=""),
+                name="uniq_slack_workspace_team",
+                violation_error_message="Another tenant already uses this Slack workspace.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: Slack {self.team_id or '-'} ({self.status})"
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> SlackWorkspace:
+        """The tenant's workspace, or an unsaved empty one (Slack not configured)."""
+        try:
+            return tenant.slack_workspace
+        except cls.DoesNotExist:
+            return cls(tenant=tenant)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bot_token and self.channel_id and self.team_id)
+
+    def why_unusable(self) -> str | None:
+        """Why Slack cannot be used now, or None when it can."""
+        if not (self.bot_token and self.channel_id):
+            return "Slack is not configured for this tenant (bot token and channel)."
+        if self.status == SlackStatus.BROKEN:
+            return f"Slack settings are broken: {self.error}"
+        return None
+
+    def mark_broken(self, error: str) -> bool:
+        """Slack refused the settings (token, channel): flag them broken, audited, once per
+        breakage. Posting stops until ``mark_ok`` (an admin saves working settings)."""
+        if not self.pk:
+            return False
+        with transaction.atomic():
+            locked = SlackWorkspace.objects.select_for_update().get(pk=self.pk)
+            if locked.status == SlackStatus.BROKEN and locked.error == error:
+                return False
+            before = {"status": locked.status, "error": locked.error}
+            SlackWorkspace.objects.filter(pk=self.pk).update(status=SlackStatus.BROKEN, error=error)
+            record_audit(
+                self.tenant_id,
+                AuditAction.UPDATE,
+                actor="slack notifier",
+                via="system",
+                obj=locked,
+                before=before,
+                after={"status": SlackStatus.BROKEN, "error": error},
+            )
+        self.status, self.error = SlackStatus.BROKEN, error
+        log.warning("Slack settings of tenant %s marked broken: %s", self.tenant_id, error)
+        return True
+
+    def mark_ok(self, *, first_post: bool = False) -> bool:
+        """The settings work. After an admin saved them (the default): "ok" when complete,
+        else "unconfigured", and any "broken" is cleared. After a successful post
+        (``first_post``): only "unconfigured" moves to "ok" (a breakage found meanwhile
+        stands until an admin fixes it)."""
+        if not self.pk:
+            return False
+        if first_post:
+            rows = SlackWorkspace.objects.filter(pk=self.pk, status=SlackStatus.UNCONFIGURED)
+            moved = rows.update(status=SlackStatus.OK)
+            if moved:
+                self.status = SlackStatus.OK
+            return bool(moved)
+        status = SlackStatus.OK if self.configured else SlackStatus.UNCONFIGURED
+        SlackWorkspace.objects.filter(pk=self.pk).update(status=status, error="")
+        self.status, self.error = status, ""
+        return True
 
 
 class SlackMessageStatus(models.TextChoices):

@@ -30,11 +30,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from approvals import policy
-from approvals.models import SlackMessage, SlackMessageStatus
-from approvals.slack.delivery import POST_TASK, UPDATE_TASK, not_leased, why_slack_unusable
+from approvals.models import SlackMessage, SlackMessageStatus, SlackWorkspace
+from approvals.slack.delivery import POST_TASK, UPDATE_TASK, not_leased
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal import publish
-from sgportal.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,8 @@ def _in_usable_tenants(messages):
     """Only messages of active tenants whose Slack can be used now."""
     messages = messages.filter(change__tenant__active=True)
     tenant_ids = set(messages.values_list("change__tenant_id", flat=True).distinct())
-    usable = [t.pk for t in Tenant.objects.filter(pk__in=tenant_ids) if not why_slack_unusable(t)]
+    workspaces = SlackWorkspace.objects.filter(tenant_id__in=tenant_ids)
+    usable = [w.tenant_id for w in workspaces if not w.why_unusable()]
     return messages.filter(change__tenant_id__in=usable)
 
 

@@ -10,6 +10,7 @@ from slack_sdk.webhook import WebhookClient
 from approvals.slack import delivery
 from approvals.slack.links import response_url_allowed
 from sgportal import publish
+from sgportal.tasks import GiveUpTask
 
 MAX_RETRIES = 8
 
@@ -21,13 +22,22 @@ def _backoff(retries: int, countdown: float | None) -> float:
     return min(600.0, 5.0 * 2**retries) * random.uniform(0.5, 1.0)  # noqa: S311
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+class SlackPostTask(GiveUpTask):
+    """A post that ran out of retries is marked failed (the settings may still be fine). Any
+    other failure leaves it pending: the notification sweep sends it again."""
+
+    def give_up(self, exc, args, kwargs) -> None:
+        if isinstance(exc, delivery.RetryLater):
+            delivery.give_up(args[0] if args else kwargs["message_id"], str(exc))
+
+
+@shared_task(bind=True, base=SlackPostTask, max_retries=MAX_RETRIES, acks_late=True)
 def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
     try:
         outcome = delivery.deliver(message_id, slot_booked=slot_booked)
     except delivery.RetryLater as exc:
-        if self.request.retries >= self.max_retries:
-            delivery.give_up(message_id, str(exc))
+        if self.out_of_retries():
+            self.give_up(exc, (message_id,), {})
             return "failed"
         countdown = _backoff(self.request.retries, exc.countdown)
         delivery.postpone(message_id, countdown)
@@ -44,13 +54,14 @@ def post_slack_message(self, message_id: int, slot_booked: bool = False) -> str:
     return outcome.state
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, base=GiveUpTask, max_retries=MAX_RETRIES, acks_late=True)
 def update_slack_message(self, change_id: int) -> str:
     """Re-render the Slack message of a change, if it has one (decision, revert outcome)."""
     try:
         return delivery.refresh(change_id).state
     except delivery.RetryLater as exc:
-        if self.request.retries >= self.max_retries:
+        if self.out_of_retries():
+            self.give_up(exc, (change_id,), {})  # the next refresh renders the current state
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, exc.countdown)) from exc
 

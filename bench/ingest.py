@@ -101,7 +101,7 @@ def run_child(n: int, page_size: int) -> dict:
     settings.DEBUG = False  # DEBUG keeps every query (and its parameters) in memory
     from ingestion.models import SecurityGroupChange, Source
     from ingestion.parser import parse_text
-    from ingestion.pipeline import read_ahead
+    from ingestion.readahead import read_ahead
     from ingestion.store import account_pks, own_role_arns, prepare_page, store_prepared
     from sgportal.models import AwsAccount, Tenant
 

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ["ingest.py", "slack_clicks.py", "revert_latency.py", "api.py", "web.py"]
+BENCHMARKS = [
+    "ingest.py",
+    "trail.py",
+    "slack_clicks.py",
+    "revert_latency.py",
+    "api.py",
+    "web.py",
+]
 
 
 def main() -> int:

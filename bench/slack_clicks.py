@@ -64,13 +64,14 @@ def seed(count: int) -> list[tuple[str, str]]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from approvals.models import SlackMessage
+    from approvals.models import SlackMessage, SlackWorkspace
     from ingestion.models import SecurityGroupChange
     from ingestion.rules import Rule
     from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
 
-    tenant, _ = Tenant.objects.get_or_create(
-        slug="bench", defaults={"name": "Bench", "slack_team_id": TEAM, "slack_channel_id": "CB"}
+    tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    SlackWorkspace.objects.get_or_create(
+        tenant=tenant, defaults={"team_id": TEAM, "channel_id": "CB"}
     )
     account, _ = AwsAccount.objects.get_or_create(
         tenant=tenant, account_id="111111111111", defaults={"name": "bench-prod"}

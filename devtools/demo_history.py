@@ -132,9 +132,11 @@ def seed_history(tenant: Tenant, reviewer, *, days: int = 13, seed: int = 16) ->
                 account=account,
                 source=Source.EVENTBRIDGE,
                 sources=SOURCE_BITS[Source.EVENTBRIDGE] | SOURCE_BITS[Source.TRAIL],
-                ingested_at=arrived + dt.timedelta(seconds=rng.randint(2, 40)),
                 severity=rate_at_ingest(values["rules"], False, values["status"]),
             )
+            # ingested_at is auto_now_add (create ignores a value): move it into the past.
+            change.ingested_at = arrived + dt.timedelta(seconds=rng.randint(2, 40))
+            SecurityGroupChange.objects.filter(pk=change.pk).update(ingested_at=change.ingested_at)
             _decide_in_the_past(change, reviewer, rng)
             made += 1
     return made

@@ -160,11 +160,25 @@ class TrailSourceInline(SourceInline):
         "bucket",
         "prefix",
         "files_read",
+        "records_scanned",
+        "last_file_at",
         "files_skipped",
+        "skipped_test_events",
+        "skipped_digests",
+        "skipped_not_cloudtrail",
         "dead_letters",
         *HEALTH,
     ]
-    extra_readonly = ("files_read", "files_skipped", "dead_letters")
+    extra_readonly = (
+        "files_read",
+        "records_scanned",
+        "last_file_at",
+        "files_skipped",
+        "skipped_test_events",
+        "skipped_digests",
+        "skipped_not_cloudtrail",
+        "dead_letters",
+    )
 
     @admin.display(description="dead letters")
     def dead_letters(self, obj) -> int | str:

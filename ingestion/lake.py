@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ingestion.models import EventName
 from sgportal import validators
 from sgportal.aws_roles import assume_tenant_role
 from sgportal.models import Tenant
@@ -26,15 +27,7 @@ logger = logging.getLogger(__name__)
 _LAKE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
-EVENT_NAMES = (
-    "AuthorizeSecurityGroupIngress",
-    "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
-    "RevokeSecurityGroupEgress",
-    "ModifySecurityGroupRules",
-    "CreateSecurityGroup",
-    "DeleteSecurityGroup",
-)
+EVENT_NAMES = tuple(EventName.values)  # what the Lake query asks for
 DONE_STATUSES = {"FINISHED", "FAILED", "CANCELLED", "TIMED_OUT"}
 RETRYABLE_CODES = {
     "MaxConcurrentQueriesException",

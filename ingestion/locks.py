@@ -20,12 +20,26 @@ def poll_lock_key(tenant_id: int) -> str:
     return f"sgportal:ingestion:lake-poll:{tenant_id}"
 
 
-@contextmanager
-def tenant_poll_lock(tenant_id: int) -> Iterator[bool]:
+def tenant_poll_lock(tenant_id: int):
     """Yields True when this caller holds the tenant's poll lock, False when another does."""
+    return _tenant_lock(poll_lock_key(tenant_id))
+
+
+def trail_lock_key(tenant_id: int) -> str:
+    return f"sgportal:ingestion:trail-read:{tenant_id}"
+
+
+def tenant_trail_lock(tenant_id: int):
+    """Yields True when this caller holds the tenant's trail-reader lock (one reader of a
+    tenant's queue at a time), False when another does."""
+    return _tenant_lock(trail_lock_key(tenant_id))
+
+
+@contextmanager
+def _tenant_lock(key: str) -> Iterator[bool]:
     # Timeouts: a Redis that hangs must fail the poll, not block it forever.
     lock = broker_redis(socket_timeout=10, connect_timeout=10).lock(
-        poll_lock_key(tenant_id),
+        key,
         timeout=settings.CELERY_TASK_TIME_LIMIT + 60,
         blocking=False,
     )

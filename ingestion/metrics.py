@@ -41,8 +41,18 @@ def _dead_letters() -> Iterable[Sample]:
 
 def _trail_files_skipped() -> Iterable[Sample]:
     from ingestion.models import TrailSource
+    from ingestion.trail import SKIP_REASONS
 
-    for slug, n in TrailSource.objects.values_list("tenant__slug", "files_skipped"):
+    fields = list(SKIP_REASONS.values())
+    for slug, *per_reason in TrailSource.objects.values_list("tenant__slug", *fields):
+        for reason, n in zip(SKIP_REASONS, per_reason, strict=True):
+            yield {"tenant": slug, "reason": reason}, float(n)
+
+
+def _trail_files_read() -> Iterable[Sample]:
+    from ingestion.models import TrailSource
+
+    for slug, n in TrailSource.objects.values_list("tenant__slug", "files_read"):
         yield {"tenant": slug}, float(n)
 
 
@@ -78,9 +88,17 @@ def register() -> None:
     register_db_metric(
         DbMetric(
             "sgportal_trail_files_skipped",
-            "Trail objects skipped (test events, digests, not CloudTrail logs), per tenant.",
-            ("tenant",),
+            "Trail objects skipped, per tenant and reason (test_event, digest, not_cloudtrail).",
+            ("tenant", "reason"),
             _trail_files_skipped,
+        )
+    )
+    register_db_metric(
+        DbMetric(
+            "sgportal_trail_files_read",
+            "Trail log files read and stored, per tenant.",
+            ("tenant",),
+            _trail_files_read,
         )
     )
     register_db_metric(

@@ -364,6 +364,16 @@ class TrailSource(SourceHealth):
     files_skipped = models.PositiveBigIntegerField(
         default=0, editable=False, help_text="Test events, digests and non-CloudTrail objects."
     )
+    # files_skipped by reason (ingestion.trail.SKIP_REASONS), for /metrics.
+    skipped_test_events = models.PositiveBigIntegerField(default=0, editable=False)
+    skipped_digests = models.PositiveBigIntegerField(default=0, editable=False)
+    skipped_not_cloudtrail = models.PositiveBigIntegerField(default=0, editable=False)
+    records_scanned = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="CloudTrail records in the files read (all events)."
+    )
+    last_file_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When a log file was last read."
+    )
 
     class Meta:
         verbose_name = "Organization trail source"

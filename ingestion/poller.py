@@ -26,7 +26,7 @@ from ingestion.lake import build_query as build_lake_query
 from ingestion.locks import tenant_poll_lock
 from ingestion.models import LakeSource, PollKind, PollRun, PollStatus, Source
 from ingestion.parser import parse_text
-from ingestion.pipeline import read_ahead
+from ingestion.readahead import read_ahead
 from ingestion.sources import record_delivery, record_source_error
 from ingestion.store import (
     PreparedPage,

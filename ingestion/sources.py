@@ -127,6 +127,11 @@ def _details(row: SourceHealth, tenant: Tenant) -> dict[str, Any]:
         return {
             "files_read": row.files_read,
             "files_skipped": row.files_skipped,
+            "records_scanned": row.records_scanned,
+            "last_file_at": row.last_file_at,
+            "skipped_test_events": row.skipped_test_events,
+            "skipped_digests": row.skipped_digests,
+            "skipped_not_cloudtrail": row.skipped_not_cloudtrail,
             "dead_letters": TrailDeadLetter.objects.for_tenant(tenant).count(),
         }
     if isinstance(row, EventBridgeSource):

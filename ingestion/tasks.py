@@ -1,4 +1,4 @@
-"""Celery tasks of ingestion: thin wrappers around ingestion.poller."""
+"""Celery tasks of ingestion: thin wrappers around ingestion.poller and ingestion.trail."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ingestion.poller import poll_tenant_locked
+from ingestion.trail import read_tenant_locked
 from sgportal import publish
 from sgportal.models import Tenant
 
@@ -33,3 +34,26 @@ def poll_all_tenants() -> int:
 def poll_tenant(tenant_id: int) -> str:
     """Poll one tenant's Lake store unless another poll of it is running."""
     return poll_tenant_locked(tenant_id)
+
+
+@shared_task(name="ingestion.tasks.read_all_trails")
+def read_all_trails() -> int:
+    """Beat entry: one read_trail per active tenant with an enabled trail source."""
+    tenant_ids = list(
+        Tenant.objects.filter(active=True, trail_source__enabled=True).values_list("pk", flat=True)
+    )
+    for tenant_id in tenant_ids:
+        publish.enqueue(read_trail, [tenant_id], expires=settings.SGPORTAL_TRAIL_INTERVAL_S)
+    return len(tenant_ids)
+
+
+@shared_task(
+    name="ingestion.tasks.read_trail",
+    autoretry_for=(RedisConnectionError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
+def read_trail(tenant_id: int) -> str:
+    """One bounded read of a tenant's trail queue unless another read of it is running."""
+    return read_tenant_locked(tenant_id)

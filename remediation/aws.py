@@ -40,7 +40,7 @@ from remediation.errors import (
     TransientAwsError,
     from_botocore,
 )
-from sgportal.aws_roles import UnsafeRole, refuse_unsafe_role
+from sgportal.aws_roles import UnsafeRole, assume_role, refuse_unsafe_role
 from sgportal.models import AwsAccount, Tenant
 
 BOTO_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=30)
@@ -155,16 +155,15 @@ def _assume(
     what: str,
 ) -> _Cached:
     sts = make_client("sts", None, parent)
-    params = {
-        "RoleArn": role_arn,
-        "RoleSessionName": session_name,
-        "DurationSeconds": SESSION_DURATION_S,
-        "SourceIdentity": source_identity,
-    }
-    if external_id:
-        params["ExternalId"] = external_id
     try:
-        creds = sts.assume_role(**params)["Credentials"]
+        assumed = assume_role(
+            sts,
+            role_arn,
+            session_name=session_name,
+            external_id=external_id,
+            source_identity=source_identity,
+            duration_s=SESSION_DURATION_S,
+        )
     except BotoCoreError as exc:
         raise from_botocore(exc) from exc
     except ClientError as exc:
@@ -185,15 +184,7 @@ def _assume(
             f"AssumeRole of the {what} {role_arn} in account {account} failed: {code}: {message}",
             code,
         ) from exc
-    credentials = {
-        "aws_access_key_id": creds["AccessKeyId"],
-        "aws_secret_access_key": creds["SecretAccessKey"],
-        "aws_session_token": creds["SessionToken"],
-    }
-    expires = creds["Expiration"]
-    if isinstance(expires, str):
-        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-    return _Cached(credentials, expires)
+    return _Cached(assumed.credentials, assumed.expires_at)
 
 
 def _cached_assume(key: tuple, parent: dict | None, **kwargs) -> dict:

@@ -9,13 +9,14 @@ jitter; when the tries run out the attempt is recorded as failed (never retried 
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 
 from remediation import attempts, inventory, sweeps
 from remediation.concurrency import AccountBusy, AttemptBusy
 from remediation.errors import TransientAwsError
 from sgportal import publish
+from sgportal.tasks import GiveUpTask
 
 REVERT_CHANGE = "remediation.tasks.revert_change"
 UNDO_REVERT = "remediation.tasks.undo_revert"
@@ -35,10 +36,10 @@ _RETRY = {
 }
 
 
-class RemediationTask(Task):
+class RemediationTask(GiveUpTask):
     """Records the attempt as failed when the task itself gives up (retries exhausted)."""
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+    def give_up(self, exc, args, kwargs) -> None:
         change_id = args[0] if args else kwargs.get("change_id")
         if change_id is not None:
             attempts.give_up_change(

@@ -13,8 +13,8 @@ from sgportal import aws_roles
 from sgportal.admin_base import (
     ReadOnlyTenantAdmin,
     TenantScopedAdmin,
-    WriteOnlySecretsForm,
     audit_formset,
+    formset_snapshots,
 )
 from sgportal.audit import record_audit, snapshot
 from sgportal.memberships import clean_grant_email, grant_membership
@@ -27,11 +27,8 @@ from sgportal.models import (
     Membership,
     RoleCheck,
     SlackIdentity,
-    SlackStatus,
     Tenant,
 )
-
-SLACK_FIELDS = {"slack_channel_id", "slack_bot_token"}
 
 User = get_user_model()
 
@@ -59,51 +56,12 @@ class MembershipGrantForm(forms.ModelForm):
         return data
 
 
-class TenantForm(WriteOnlySecretsForm):
-    """Tenant settings: secrets write-only; the Slack workspace comes from the bot token."""
-
-    secret_fields = ("slack_bot_token",)
-    slack_bot_token__clear = forms.BooleanField(label="Clear the Slack bot token", required=False)
-
-    class Meta:
-        model = Tenant
-        fields = "__all__"
-
-    def clean(self):
-        data = super().clean()
-        token = data.get("slack_bot_token", "")
-        if "slack_bot_token" in self.changed_data:
-            self.instance.slack_team_id = self._workspace_of(token) if token else ""
-            if (
-                token
-                and Tenant.objects.filter(slack_team_id=self.instance.slack_team_id)
-                .exclude(pk=self.instance.pk)
-                .exists()
-            ):
-                self.add_error(
-                    "slack_bot_token",
-                    "This token's Slack workspace is connected to another sgportal tenant.",
-                )
-        return data
-
-    def _workspace_of(self, token: str) -> str:
-        from approvals.slack.transport import SlackTransport, TransportError
-
-        try:
-            return SlackTransport.workspace_of(token)
-        except TransportError as exc:
-            self.add_error("slack_bot_token", f"Slack did not accept this token ({exc}).")
-            return ""
-
-
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
-    form = TenantForm
     list_display = [
         "slug",
         "name",
         "active",
-        "slack_status",
         "default_policy",
         "dry_run",
     ]
@@ -111,14 +69,12 @@ class TenantAdmin(TenantScopedAdmin):
     readonly_fields = [
         "external_id",
         "trust_policy",
-        "slack_team_id",
-        "slack_status",
-        "slack_error",
         "created_at",
     ]
     actions = ["rotate_external_id", "check_roles"]
-    # Apps add their inlines and actions on the tenant page with ``extend_tenant_admin``
-    # (ingestion: its sources), so sgportal never imports them.
+    # Apps add their inlines, actions and columns on the tenant page with
+    # ``extend_tenant_admin`` (ingestion: its sources; approvals: the Slack workspace), so
+    # sgportal never imports them.
     inlines: list = []
     fieldsets = [
         (
@@ -136,21 +92,6 @@ class TenantAdmin(TenantScopedAdmin):
         ),
         ("Remediation", {"fields": ["hub_role_arn", "dry_run"]}),
         ("Decisions", {"fields": ["deny_reason_required"]}),
-        (
-            "Slack",
-            {
-                "fields": [
-                    "slack_bot_token",
-                    "slack_bot_token__clear",
-                    "slack_team_id",
-                    "slack_channel_id",
-                    "slack_status",
-                    "slack_error",
-                ],
-                "description": "The workspace is the one the bot token belongs to "
-                "(Slack's auth.test), never typed.",
-            },
-        ),
         (None, {"fields": ["created_at"]}),
     ]
 
@@ -179,8 +120,9 @@ class TenantAdmin(TenantScopedAdmin):
 
     def save_formset(self, request, form, formset, change) -> None:
         with transaction.atomic():
+            before = formset_snapshots(formset)
             super().save_formset(request, form, formset, change)
-            audit_formset(request, formset)
+            audit_formset(request, formset, before)
 
     def has_add_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser
@@ -188,17 +130,25 @@ class TenantAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def save_model(self, request, obj, form, change) -> None:
-        # Editing the Slack settings is how an admin fixes a "broken" Slack: posting resumes.
-        if SLACK_FIELDS & set(form.changed_data) or not change:
-            configured = bool(obj.slack_bot_token and obj.slack_channel_id and obj.slack_team_id)
-            obj.slack_status = SlackStatus.OK if configured else SlackStatus.UNCONFIGURED
-            obj.slack_error = ""
-        super().save_model(request, obj, form, change)
 
-
-def extend_tenant_admin(*, inlines: tuple = (), actions: tuple = ()) -> None:
-    """Add an app's inlines and actions to the tenant page (idempotent)."""
+def extend_tenant_admin(
+    *,
+    inlines: tuple = (),
+    actions: tuple = (),
+    list_display: tuple = (),
+    list_select_related: tuple = (),
+) -> None:
+    """Add an app's inlines, actions and list columns (with the relations they read) to the
+    tenant pages (idempotent)."""
+    selected = list(TenantAdmin.list_select_related or ())
+    TenantAdmin.list_select_related = [
+        *selected,
+        *(r for r in list_select_related if r not in selected),
+    ]
+    TenantAdmin.list_display = [
+        *TenantAdmin.list_display,
+        *(c for c in list_display if c not in TenantAdmin.list_display),
+    ]
     TenantAdmin.inlines = [
         *TenantAdmin.inlines,
         *(i for i in inlines if i not in TenantAdmin.inlines),

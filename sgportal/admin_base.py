@@ -220,13 +220,34 @@ class TenantInline(admin.StackedInline):
         return False
 
 
-def audit_formset(request, formset) -> None:
+def formset_snapshots(formset) -> dict:
+    """The stored state of the rows an inline formset is about to change (call before
+    ``formset.save()``), for ``audit_formset``'s "before"."""
+    pks = [
+        form.instance.pk
+        for form in formset.initial_forms
+        if form.instance.pk and form.has_changed()
+    ]
+    if not pks:
+        return {}
+    return {obj.pk: snapshot(obj) for obj in formset.model._default_manager.filter(pk__in=pks)}
+
+
+def audit_formset(request, formset, before: dict | None = None) -> None:
     """Audit what an inline formset saved (call after ``formset.save()``), in the tenant's
-    chain: created, changed (with the fields) and deleted rows."""
+    chain: created, changed and deleted rows. A changed row's "before" is its stored state
+    from ``before`` (``formset_snapshots``) when given, else the names of changed fields."""
+    before = before or {}
     for obj in formset.new_objects:
         _record(request, obj, AuditAction.CREATE, None, snapshot(obj))
     for obj, changed in formset.changed_objects:
-        _record(request, obj, AuditAction.UPDATE, {"changed": changed}, snapshot(obj))
+        _record(
+            request,
+            obj,
+            AuditAction.UPDATE,
+            before.get(obj.pk, {"changed": changed}),
+            snapshot(obj),
+        )
     for obj in formset.deleted_objects:
         _record(request, obj, AuditAction.DELETE, snapshot(obj), None)
 

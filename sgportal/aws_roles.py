@@ -7,12 +7,18 @@ hub, spoke). Rotating it is an audited action. A role that sgportal can assume *
 ExternalId protects nobody — anyone who can name its ARN to sgportal could use it — so
 ``check_role`` tries exactly that, records the answer as a ``RoleCheck``, and every assume
 refuses a role found not to enforce it (``refuse_unsafe_role``).
+
+``assume_role`` is the one AssumeRole call: the Lake and trail read roles
+(``assume_tenant_role``), the role check, remediation's hub and spoke chain
+(``remediation.aws``) and the demo's trickle all go through it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 import boto3
 from botocore.config import Config
@@ -85,6 +91,51 @@ def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RoleCredentials:
+    """The temporary credentials of one AssumeRole, as boto3's keyword arguments."""
+
+    credentials: dict[str, str]
+    expires_at: datetime
+
+    def session(self) -> boto3.session.Session:
+        """A boto3 session acting as the assumed role."""
+        return boto3.session.Session(**self.credentials)
+
+
+def assume_role(
+    sts,
+    role_arn: str,
+    *,
+    session_name: str,
+    external_id: str = "",
+    source_identity: str = "",
+    duration_s: int | None = None,
+) -> RoleCredentials:
+    """Assume ``role_arn`` with the STS client ``sts`` (which carries the caller's
+    credentials and retry configuration). The ExternalId, SourceIdentity and duration are
+    sent only when given. botocore's errors are the caller's to sort."""
+    params: dict = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+    if external_id:
+        params["ExternalId"] = external_id
+    if source_identity:
+        params["SourceIdentity"] = source_identity
+    if duration_s:
+        params["DurationSeconds"] = duration_s
+    creds = sts.assume_role(**params)["Credentials"]
+    expires = creds["Expiration"]
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    return RoleCredentials(
+        credentials={
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        },
+        expires_at=expires,
+    )
+
+
 def assume_tenant_role(
     tenant: Tenant,
     role_arn: str,
@@ -98,16 +149,12 @@ def assume_tenant_role(
     refuse_unsafe_role(tenant, role_arn)
     session = session or boto3.session.Session()
     sts = session.client("sts", region_name=region, config=_CONFIG)
-    credentials = sts.assume_role(
-        RoleArn=role_arn,
-        RoleSessionName=f"sgportal-{purpose}-{tenant.slug}"[:64],
-        ExternalId=tenant.external_id,
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return assume_role(
+        sts,
+        role_arn,
+        session_name=f"sgportal-{purpose}-{tenant.slug}",
+        external_id=tenant.external_id,
+    ).session()
 
 
 def _sts(credentials: dict | None = None):
@@ -115,15 +162,9 @@ def _sts(credentials: dict | None = None):
 
 
 def _assume(sts, role_arn: str, external_id: str | None) -> dict:
-    params = {"RoleArn": role_arn, "RoleSessionName": "sgportal-role-check"}
-    if external_id:
-        params["ExternalId"] = external_id
-    creds = sts.assume_role(**params)["Credentials"]
-    return {
-        "aws_access_key_id": creds["AccessKeyId"],
-        "aws_secret_access_key": creds["SecretAccessKey"],
-        "aws_session_token": creds["SessionToken"],
-    }
+    return assume_role(
+        sts, role_arn, session_name="sgportal-role-check", external_id=external_id or ""
+    ).credentials
 
 
 def _error(exc: Exception) -> tuple[str, str]:

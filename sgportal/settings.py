@@ -423,6 +423,19 @@ SGPORTAL_POLL_SAFETY_LAG_S = env_int("SGPORTAL_POLL_SAFETY_LAG_S", 60, minimum=0
 SGPORTAL_LAKE_MAX_WAIT_S = env_int("SGPORTAL_LAKE_MAX_WAIT_S", 600, minimum=10)
 if SGPORTAL_LAKE_MAX_WAIT_S >= CELERY_TASK_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("SGPORTAL_LAKE_MAX_WAIT_S must be below the task time limit.")
+# The organization trail reader (ingestion/trail.py): how often beat starts a read of each
+# tenant's SQS queue, how long one read may run (under the task time limit), the long-poll
+# wait, how long a received notice stays hidden while its files are read, how long a failed
+# one waits before its retry, and after how many receives a failing notice is parked as a
+# dead letter.
+SGPORTAL_TRAIL_INTERVAL_S = env_int("SGPORTAL_TRAIL_INTERVAL_S", 60, minimum=5)
+SGPORTAL_TRAIL_RUN_S = env_int("SGPORTAL_TRAIL_RUN_S", 50, minimum=1)
+SGPORTAL_TRAIL_WAIT_S = min(20, env_int("SGPORTAL_TRAIL_WAIT_S", 20, minimum=0))
+SGPORTAL_TRAIL_VISIBILITY_S = env_int("SGPORTAL_TRAIL_VISIBILITY_S", 300, minimum=1)
+SGPORTAL_TRAIL_RETRY_DELAY_S = env_int("SGPORTAL_TRAIL_RETRY_DELAY_S", 60, minimum=0)
+SGPORTAL_TRAIL_MAX_RECEIVES = env_int("SGPORTAL_TRAIL_MAX_RECEIVES", 5, minimum=1)
+if SGPORTAL_TRAIL_RUN_S >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("SGPORTAL_TRAIL_RUN_S must be below the task time limit.")
 
 # approvals
 # Slack allows about one message per second per channel; posts are paced in Redis (the
@@ -483,6 +496,9 @@ def beat_entry(task: str, seconds: int) -> dict:
 CELERY_BEAT_SCHEDULE = {
     "poll CloudTrail Lake (all tenants)": beat_entry(
         "ingestion.tasks.poll_all_tenants", SGPORTAL_POLL_INTERVAL_S
+    ),
+    "read the organization trail's queue (all tenants)": beat_entry(
+        "ingestion.tasks.read_all_trails", SGPORTAL_TRAIL_INTERVAL_S
     ),
     "write signed audit checkpoints (all tenants)": beat_entry(
         "sgportal.tasks.audit_checkpoint", AUDIT_CHECKPOINT_INTERVAL_S

@@ -1,14 +1,36 @@
-"""sgportal's Celery tasks (beat entries in settings.CELERY_BEAT_SCHEDULE)."""
+"""sgportal's Celery tasks (beat entries in settings.CELERY_BEAT_SCHEDULE), and the one base
+task that gives up."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 
 from sgportal import aws_roles
 from sgportal.checkpoints import write_checkpoint
 
 AUDIT_CHECKPOINT = "sgportal.tasks.audit_checkpoint"
 CHECK_ROLES = "sgportal.tasks.check_role_trusts"
+
+
+class GiveUpTask(Task):
+    """The one way a task gives up. When a call fails for good (its retries ran out, or an
+    error it does not retry), ``on_failure`` hands the error to ``give_up``; a task that
+    retries by hand and would rather end with a value asks ``out_of_retries`` and calls
+    ``give_up`` itself. Subclasses say what giving up means for their rows (a revert attempt
+    recorded as failed, a Slack post marked failed); by default nothing is recorded (Celery
+    logs the failure)."""
+
+    def give_up(self, exc: BaseException, args: tuple, kwargs: dict[str, Any]) -> None:
+        """Record that this call's work is abandoned because of ``exc``."""
+
+    def out_of_retries(self) -> bool:
+        """Whether this call was the last try ``max_retries`` allows."""
+        return self.max_retries is not None and self.request.retries >= self.max_retries
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        self.give_up(exc, tuple(args or ()), dict(kwargs or {}))
 
 
 @shared_task(name=AUDIT_CHECKPOINT, acks_late=True)

@@ -11,7 +11,13 @@ from moto import mock_aws
 
 from remediation import aws
 from sgportal.tenancy import Role
-from tests.factories import AwsAccountFactory, MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    AwsAccountFactory,
+    MembershipFactory,
+    SlackWorkspaceFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 
 def pytest_report_header(config):
@@ -61,16 +67,16 @@ def _flush_past_the_audit_log_triggers():
 
 @pytest.fixture
 def tenant(db):
-    return TenantFactory(
-        slug="acme", name="Acme Corp", slack_team_id="TACME0001", slack_channel_id="CACME0001"
-    )
+    tenant = TenantFactory(slug="acme", name="Acme Corp")
+    SlackWorkspaceFactory(tenant=tenant, team_id="TACME0001", channel_id="CACME0001")
+    return tenant
 
 
 @pytest.fixture
 def other_tenant(db):
-    return TenantFactory(
-        slug="globex", name="Globex", slack_team_id="TGLOBEX01", slack_channel_id="CGLOBEX01"
-    )
+    tenant = TenantFactory(slug="globex", name="Globex")
+    SlackWorkspaceFactory(tenant=tenant, team_id="TGLOBEX01", channel_id="CGLOBEX01")
+    return tenant
 
 
 def _member(tenant, role, username, *, staff=False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
+from approvals.models import SlackWorkspace
 from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
 from sgportal.tenancy import Role
 
@@ -16,6 +17,16 @@ class TenantFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"tenant-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+
+
+class SlackWorkspaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SlackWorkspace
+        django_get_or_create = ("tenant",)
+
+    tenant = factory.SubFactory(TenantFactory)
+    team_id = factory.Sequence(lambda n: f"T{n:08d}")
+    channel_id = factory.Sequence(lambda n: f"C{n:08d}")
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -56,6 +67,6 @@ class SlackIdentityFactory(factory.django.DjangoModelFactory):
         model = SlackIdentity
 
     tenant = factory.SubFactory(TenantFactory)
-    team_id = factory.LazyAttribute(lambda o: o.tenant.slack_team_id or "T0000000")
+    team_id = factory.LazyAttribute(lambda o: SlackWorkspace.of(o.tenant).team_id or "T0000000")
     slack_user_id = factory.Sequence(lambda n: f"U{n:08d}")
     user = factory.SubFactory(UserFactory)

@@ -359,7 +359,7 @@ def _ingestion_status(client, acme, change):
 def _slack_link(client, acme, change):
     from approvals.slack.links import make_link_url
 
-    url = make_link_url(acme["tenant"], acme["tenant"].slack_team_id, "UVICTIM01")
+    url = make_link_url(acme["tenant"], acme["tenant"].slack_workspace.team_id, "UVICTIM01")
     path = url.split("://", 1)[1].split("/", 1)[1]
     client.get("/" + path)
     client.post("/" + path)

@@ -17,7 +17,7 @@ import ipaddress
 
 from approvals.models import Decision, Verdict
 from approvals.wording import group_of, rule_in_words, severity_of
-from ingestion.models import ChangeStatus, SecurityGroupChange
+from ingestion.models import REVOKE_EVENTS, ChangeStatus, EventName, SecurityGroupChange
 
 OCSF_VERSION = "1.5.0"
 PRODUCT = {"name": "sgportal", "vendor_name": "sgportal", "uid": "sgportal"}
@@ -27,13 +27,13 @@ API_ACTIVITY = {"class_uid": 6003, "class_name": "API Activity", "category_uid":
 API_CATEGORY = "Application Activity"
 API_ACTIVITIES = {1: "Create", 2: "Read", 3: "Update", 4: "Delete", 99: "Other"}
 EVENT_ACTIVITY = {
-    "AuthorizeSecurityGroupIngress": 1,
-    "AuthorizeSecurityGroupEgress": 1,
-    "CreateSecurityGroup": 1,
-    "RevokeSecurityGroupIngress": 4,
-    "RevokeSecurityGroupEgress": 4,
-    "DeleteSecurityGroup": 4,
-    "ModifySecurityGroupRules": 3,
+    EventName.AUTHORIZE_INGRESS: 1,
+    EventName.AUTHORIZE_EGRESS: 1,
+    EventName.CREATE_GROUP: 1,
+    EventName.REVOKE_INGRESS: 4,
+    EventName.REVOKE_EGRESS: 4,
+    EventName.DELETE_GROUP: 4,
+    EventName.MODIFY_RULES: 3,
 }
 
 REMEDIATION = {"class_uid": 7001, "class_name": "Remediation Activity", "category_uid": 7}
@@ -41,7 +41,7 @@ REMEDIATION_CATEGORY = "Remediation"
 REMEDIATION_ACTIVITIES = {3: "Restore", 4: "Harden", 99: "Other"}
 # Undoing a change that removed rules puts them back (Restore); undoing one that opened
 # access takes it away again (Harden).
-RESTORING_EVENTS = {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
+RESTORING_EVENTS = set(REVOKE_EVENTS)
 REVERT_STATUS = {  # the change's status after a revert attempt -> OCSF status_id
     ChangeStatus.REVERTED: 1,
     ChangeStatus.AUTO_REVERTED: 1,

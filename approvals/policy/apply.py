@@ -76,7 +76,7 @@ def apply_policy(tenant_id: int, change_ids: Iterable[int]) -> dict[str, int]:
     changes = (
         SecurityGroupChange.objects.for_tenant(tenant)
         .filter(pk__in=list(change_ids), status=ChangeStatus.PENDING, policy_match__isnull=True)
-        .select_related("tenant", "account")
+        .select_related("tenant__slack_workspace", "account")
         .order_by("pk")
     )
     now = timezone.now()

@@ -34,7 +34,9 @@ MAX_LISTED = 40
 
 def tenant_channel(tenant: Tenant) -> str:
     """The tenant's default Slack channel (one place to change when Slack settings move)."""
-    return tenant.slack_channel_id
+    from approvals.models import SlackWorkspace
+
+    return SlackWorkspace.of(tenant).channel_id
 
 
 def _key(outcome: Outcome) -> str:

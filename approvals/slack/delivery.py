@@ -22,13 +22,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from approvals.models import SlackMessage, SlackMessageStatus
+from approvals.models import SlackMessage, SlackMessageStatus, SlackWorkspace
 from approvals.slack import ratelimit
 from approvals.slack.transport import SlackTransport, TransportError
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal import publish
-from sgportal.audit import record_audit
-from sgportal.models import AuditAction, SlackStatus, Tenant
+from sgportal.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +60,7 @@ class DeliveryResult:
 
 def why_slack_unusable(tenant: Tenant) -> str | None:
     """Why the tenant's Slack cannot be used now, or None when it can."""
-    if not (tenant.slack_bot_token and tenant.slack_channel_id):
-        return "Slack is not configured for this tenant (bot token and channel)."
-    if tenant.slack_status == SlackStatus.BROKEN:
-        return f"Slack settings are broken: {tenant.slack_error}"
-    return None
+    return SlackWorkspace.of(tenant).why_unusable()
 
 
 def queue_notification(change: SecurityGroupChange, channel: str = "") -> SlackMessage:
@@ -107,32 +102,10 @@ def postpone(message_id: int, seconds: float) -> None:
     )
 
 
-def mark_slack_broken(tenant: Tenant, error: str) -> None:
-    """Flag the tenant's Slack settings as broken, audited (once per breakage)."""
-    with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        if locked.slack_status == SlackStatus.BROKEN and locked.slack_error == error:
-            return
-        before = {"slack_status": locked.slack_status, "slack_error": locked.slack_error}
-        Tenant.objects.filter(pk=tenant.pk).update(
-            slack_status=SlackStatus.BROKEN, slack_error=error
-        )
-        record_audit(
-            tenant.pk,
-            AuditAction.UPDATE,
-            actor="slack notifier",
-            via="system",
-            obj=locked,
-            before=before,
-            after={"slack_status": SlackStatus.BROKEN, "slack_error": error},
-        )
-    log.warning("Slack settings of tenant %s marked broken: %s", tenant.slug, error)
-
-
 def _load(**lookup) -> SlackMessage | None:
     """The message with what rendering it needs (its change, tenant and account)."""
     return (
-        SlackMessage.objects.select_related("change__tenant", "change__account")
+        SlackMessage.objects.select_related("change__tenant__slack_workspace", "change__account")
         .filter(**lookup)
         .first()
     )
@@ -146,7 +119,7 @@ def _fail(message: SlackMessage, exc: TransportError) -> DeliveryResult:
         status=status, last_error=str(exc), leased_until=None
     )
     if exc.settings_broken:
-        mark_slack_broken(message.change.tenant, str(exc))
+        SlackWorkspace.of(message.change.tenant).mark_broken(str(exc))
     return DeliveryResult("failed")
 
 
@@ -158,14 +131,15 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
     if message.status != SlackMessageStatus.PENDING or message.ts:
         return DeliveryResult("skipped")
     tenant = message.change.tenant
-    why_not = why_slack_unusable(tenant)
+    workspace = SlackWorkspace.of(tenant)
+    why_not = workspace.why_unusable()
     if why_not:
         SlackMessage.objects.filter(pk=message.pk).update(
             status=SlackMessageStatus.SKIPPED, last_error=why_not
         )
         return DeliveryResult("skipped")
     if not slot_booked:
-        wait = ratelimit.reserve(message.channel or tenant.slack_channel_id)
+        wait = ratelimit.reserve(message.channel or workspace.channel_id)
         if wait > MAX_INLINE_WAIT_S:
             postpone(message.pk, wait)
             return DeliveryResult("rescheduled", delay=wait)
@@ -189,7 +163,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
             return _fail(message, exc)
         SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc), leased_until=None)
         if exc.retry_after:
-            ratelimit.push_back(message.channel or tenant.slack_channel_id, exc.retry_after)
+            ratelimit.push_back(message.channel or workspace.channel_id, exc.retry_after)
         raise RetryLater(str(exc), countdown=exc.retry_after) from exc
     now = timezone.now()
     SlackMessage.objects.filter(pk=message.pk).update(
@@ -201,9 +175,7 @@ def deliver(message_id: int, *, slot_booked: bool = False) -> DeliveryResult:
         leased_until=None,
     )
     # A first successful post proves the settings work.
-    Tenant.objects.filter(pk=tenant.pk, slack_status=SlackStatus.UNCONFIGURED).update(
-        slack_status=SlackStatus.OK
-    )
+    workspace.mark_ok(first_post=True)
     # Decided while we were posting? Then the posted buttons may be stale: refresh.
     status = SecurityGroupChange.objects.filter(pk=message.change_id).values_list(
         "status", flat=True
@@ -221,7 +193,8 @@ def refresh(change_id: int) -> DeliveryResult:
     if message.status != SlackMessageStatus.POSTED or not message.ts:
         return DeliveryResult("skipped")  # the post, when it happens, renders the current state
     tenant = message.change.tenant
-    if not tenant.slack_bot_token:
+    workspace = SlackWorkspace.of(tenant)
+    if not workspace.bot_token:
         return DeliveryResult("skipped")
     try:
         SlackTransport(tenant).update(message)
@@ -229,7 +202,7 @@ def refresh(change_id: int) -> DeliveryResult:
         SlackMessage.objects.filter(pk=message.pk).update(last_error=str(exc))
         if exc.permanent:
             if exc.settings_broken:
-                mark_slack_broken(tenant, str(exc))
+                workspace.mark_broken(str(exc))
             return DeliveryResult("failed")
         if exc.retry_after:
             ratelimit.push_back(message.channel, exc.retry_after)

@@ -30,7 +30,7 @@ from approvals.actions import (
     decide,
     refuse_decision,
 )
-from approvals.models import SlackMessage, Verdict, Via
+from approvals.models import SlackMessage, SlackWorkspace, Verdict, Via
 from approvals.policy.gate import NotInReviewerGroup, check_reviewer
 from approvals.slack.blocks import (
     APPROVE_ACTION,
@@ -93,7 +93,14 @@ _USER_COLUMNS = ("id", "username", "email", "is_active", "is_superuser")
 def _click_sql() -> str:
     table = {
         model: connection.ops.quote_name(model._meta.db_table)
-        for model in (SlackMessage, SecurityGroupChange, Tenant, SlackIdentity, Membership)
+        for model in (
+            SlackMessage,
+            SecurityGroupChange,
+            Tenant,
+            SlackWorkspace,
+            SlackIdentity,
+            Membership,
+        )
     }
     user_table = connection.ops.quote_name(get_user_model()._meta.db_table)
     roles = ", ".join(["%s"] * len(roles_at_least(Role.APPROVER)))
@@ -111,10 +118,11 @@ def _click_sql() -> str:
         FROM {table[SlackMessage]} msg
         JOIN {table[SecurityGroupChange]} c ON c.id = msg.change_id
         JOIN {table[Tenant]} t ON t.id = c.tenant_id
+        JOIN {table[SlackWorkspace]} w ON w.tenant_id = t.id
         LEFT JOIN {table[SlackIdentity]} i ON i.tenant_id = t.id AND i.team_id = %s
             AND i.slack_user_id = %s AND i.verified_at IS NOT NULL
         LEFT JOIN {user_table} u ON u.id = i.user_id
-        WHERE msg.action_token = %s AND t.slack_team_id = %s AND t.active
+        WHERE msg.action_token = %s AND w.team_id = %s AND t.active
     """  # noqa: S608
 
 
@@ -186,7 +194,7 @@ def _authorize(
         click = None  # the token and the change named beside it disagree: not trusted
     if click is None:
         team_tenant_id = (
-            Tenant.objects.filter(slack_team_id=team_id, active=True)
+            Tenant.objects.filter(slack_workspace__team_id=team_id, active=True)
             .values_list("pk", flat=True)
             .first()
             if team_id

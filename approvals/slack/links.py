@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals.models import SlackLinkNonce
+from approvals.models import SlackLinkNonce, SlackWorkspace
 from sgportal.audit import record_audit, snapshot
 from sgportal.models import AuditAction, SlackIdentity, Tenant
 from sgportal.tenancy import Role, has_role
@@ -96,7 +96,7 @@ def link_slack_identity(claim: LinkClaim, user) -> SlackIdentity:
     if not has_role(user, claim.tenant_id, Role.VIEWER):
         raise LinkError("This link is for a tenant you are not a member of.")
     tenant = Tenant.objects.filter(pk=claim.tenant_id, active=True).first()
-    if tenant is None or tenant.slack_team_id != claim.team_id:
+    if tenant is None or SlackWorkspace.of(tenant).team_id != claim.team_id:
         raise LinkError("This link is not valid.")
     now = timezone.now()
     with transaction.atomic():

@@ -14,7 +14,7 @@ from django.conf import settings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals.models import SlackMessage
+from approvals.models import SlackMessage, SlackWorkspace
 from approvals.slack.blocks import build_blocks, summary_text
 from sgportal.models import Tenant
 
@@ -79,8 +79,9 @@ class SlackTransport:
 
     def __init__(self, tenant: Tenant, *, timeout_s: float | None = None):
         self.tenant = tenant
+        self.workspace = SlackWorkspace.of(tenant)
         self.client = WebClient(
-            token=tenant.slack_bot_token or None,
+            token=self.workspace.bot_token or None,
             base_url=settings.SLACK_API_URL,
             timeout=timeout_s or self.timeout_s,
             retry_handlers=[],  # retries are the Celery task's job, with backoff
@@ -99,7 +100,7 @@ class SlackTransport:
         """Post the message about ``message.change``; return (channel, ts)."""
         response = self._call(
             self.client.chat_postMessage,
-            channel=message.channel or self.tenant.slack_channel_id,  # a rule's channel
+            channel=message.channel or self.workspace.channel_id,  # a rule's channel
             text=summary_text(message.change),
             blocks=build_blocks(message),
             unfurl_links=False,
@@ -121,7 +122,7 @@ class SlackTransport:
         kwargs = {"thread_ts": thread_ts} if thread_ts else {}
         response = self._call(
             self.client.chat_postMessage,
-            channel=channel or self.tenant.slack_channel_id,
+            channel=channel or self.workspace.channel_id,
             text=text,
             unfurl_links=False,
             **kwargs,

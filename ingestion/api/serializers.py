@@ -50,6 +50,11 @@ class SourceHealthSerializer(serializers.Serializer):
     last_success_at = serializers.DateTimeField(allow_null=True)
     files_read = serializers.IntegerField(allow_null=True, help_text="Trail files read.")
     files_skipped = serializers.IntegerField(allow_null=True)
+    records_scanned = serializers.IntegerField(allow_null=True, help_text="Trail records read.")
+    last_file_at = serializers.DateTimeField(allow_null=True, help_text="Trail: last file read.")
+    skipped_test_events = serializers.IntegerField(allow_null=True)
+    skipped_digests = serializers.IntegerField(allow_null=True)
+    skipped_not_cloudtrail = serializers.IntegerField(allow_null=True)
     dead_letters = serializers.IntegerField(
         allow_null=True, help_text="Trail files parked after failing every try."
     )

@@ -20,6 +20,11 @@ KIND_FIELDS = (
     "last_success_at",
     "files_read",
     "files_skipped",
+    "records_scanned",
+    "last_file_at",
+    "skipped_test_events",
+    "skipped_digests",
+    "skipped_not_cloudtrail",
     "dead_letters",
     "secret_set_at",
 )

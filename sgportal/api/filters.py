@@ -6,6 +6,8 @@ import datetime as dt
 
 import django_filters as filters
 from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 
 class UtcIsoDateTimeField(forms.DateTimeField):
@@ -28,3 +30,19 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     """``?…_after=`` / ``?…_before=`` in ISO 8601 (e.g. ``2026-09-01T00:00:00Z``)."""
 
     field_class = UtcIsoDateTimeField
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class IdFilter(filters.NumberFilter):
+    """An object id: a whole number. One that no row can have (outside PostgreSQL's bigint)
+    simply matches nothing — it is a valid question with an empty answer, not a 400."""
+
+    field_class = forms.IntegerField
+
+    def filter(self, qs, value):
+        if value is not None and not (0 < value <= BIGINT_MAX):
+            return qs.none()
+        return super().filter(qs, value)

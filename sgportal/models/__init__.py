@@ -10,7 +10,6 @@ from sgportal.models.tenancy import (
     RoleCheck,
     RoleCheckStatus,
     SlackIdentity,
-    SlackStatus,
     Tenant,
 )
 from sgportal.models.tokens import ApiToken
@@ -28,6 +27,5 @@ __all__ = [
     "RoleCheck",
     "RoleCheckStatus",
     "SlackIdentity",
-    "SlackStatus",
     "Tenant",
 ]

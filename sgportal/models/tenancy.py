@@ -12,7 +12,6 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from sgportal.fields import EncryptedTextField
 from sgportal.tenancy import Role, TenantScopedQuerySet
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
@@ -42,12 +41,6 @@ class Policy(models.TextChoices):
     AUTO_REVERT = "auto_revert", "Auto-revert"
 
 
-class SlackStatus(models.TextChoices):
-    UNCONFIGURED = "unconfigured", "Not configured"
-    OK = "ok", "OK"
-    BROKEN = "broken", "Broken (see error)"
-
-
 class Tenant(models.Model):
     """One customer organization and its settings."""
 
@@ -72,14 +65,7 @@ class Tenant(models.Model):
         default=False, help_text="Plan and prove permissions with DryRun; change nothing."
     )
 
-    # Slack
-    slack_team_id = models.CharField(max_length=32, blank=True, db_index=True)
-    slack_channel_id = models.CharField(max_length=32, blank=True)
-    slack_bot_token = EncryptedTextField(blank=True)
-    slack_status = models.CharField(
-        max_length=20, choices=SlackStatus.choices, default=SlackStatus.UNCONFIGURED
-    )
-    slack_error = models.TextField(blank=True)
+    # Slack lives in approvals (SlackWorkspace), next to the code that posts.
 
     default_policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.REVIEW)
     decision_timeout_minutes = models.PositiveIntegerField(default=24 * 60)
@@ -95,15 +81,6 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["slug"]
-        constraints = [
-            # A Slack click names only its workspace: one workspace, one tenant.
-            models.UniqueConstraint(
-                fields=["slack_team_id"],
-                condition=~Q(slack_team_id=""),
-                name="uniq_tenant_slack_team",
-                violation_error_message="Another tenant already uses this Slack workspace.",
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name

@@ -36,9 +36,10 @@ def celery_eager(celery_eager):
 @pytest.fixture
 def slack_tenant(tenant, slack):
     """``tenant`` with a working Slack configuration pointing at the stand-in."""
-    tenant.slack_bot_token = "xoxb-acme-bot-token"
-    tenant.slack_status = "ok"
-    tenant.save()
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-acme-bot-token"
+    workspace.status = "ok"
+    workspace.save()
     return tenant
 
 
@@ -68,7 +69,7 @@ def link(user, tenant, slack_user_id: str, *, verified: bool = True) -> SlackIde
 
     return SlackIdentity.objects.create(
         tenant=tenant,
-        team_id=tenant.slack_team_id,
+        team_id=tenant.slack_workspace.team_id,
         slack_user_id=slack_user_id,
         user=user,
         verified_at=timezone.now() if verified else None,

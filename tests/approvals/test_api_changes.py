@@ -181,3 +181,14 @@ def test_the_fast_list_serializer_says_exactly_what_drf_would(account):
     change.account = None
     change.status_changed_at = None
     assert ChangeSerializer(change).data == Plain(change).data
+
+
+def test_an_account_id_no_row_can_have_is_an_empty_answer_not_an_error(client, tokens, account):
+    mine = ChangeFactory(account=account)
+    for value in (str(2**63), "-1", "0"):
+        response = call(client, "get", "/api/v1/changes/", tokens.read, {"account": value})
+        assert response.status_code == 200 and response.json()["results"] == [], value
+    response = call(client, "get", "/api/v1/changes/", tokens.read, {"account": "1.5e141"})
+    assert response.status_code == 400  # not a whole number: the schema says integer
+    ids = call(client, "get", "/api/v1/changes/", tokens.read, {"account": account.pk}).json()
+    assert [row["id"] for row in ids["results"]] == [mine.pk]

@@ -38,8 +38,8 @@ def test_a_burst_to_one_channel_is_spread_out(settings, slack_tenant, slack, acc
     from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 
     settings.SLACK_CHANNEL_INTERVAL_S = 2.0
-    slack_tenant.slack_channel_id = f"C{uuid.uuid4().hex[:10].upper()}"
-    slack_tenant.save()
+    slack_tenant.slack_workspace.channel_id = f"C{uuid.uuid4().hex[:10].upper()}"
+    slack_tenant.slack_workspace.save()
     first, second = (SlackMessageFactory(change=ChangeFactory(account=account)) for _ in "12")
     with time_machine.travel(dt.datetime(2026, 9, 14, 9, 0, tzinfo=dt.UTC), tick=False):
         assert delivery.deliver(first.pk).state == "posted"

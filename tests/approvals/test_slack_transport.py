@@ -7,12 +7,13 @@ import json
 import pytest
 
 from approvals.actions import decide
+from approvals.models import SlackStatus, SlackWorkspace
 from approvals.slack import delivery
 from approvals.slack.transport import SlackTransport, TransportError
 from approvals.tasks import post_slack_message
 from ingestion.rules import Rule
 from sgportal import events
-from sgportal.models import AuditAction, AuditEntry, SlackStatus
+from sgportal.models import AuditAction, AuditEntry
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 
 MIXED_RULES = [
@@ -124,10 +125,10 @@ def test_a_permanent_error_flags_the_tenant_and_is_not_retried(queued, slack, sl
     slack_tenant.refresh_from_db()
     # Skipped, not failed: the settings are at fault, so it is sent once they are fixed.
     assert queued.status == "skipped" and queued.last_error == error
-    assert slack_tenant.slack_status == SlackStatus.BROKEN
-    assert slack_tenant.slack_error == error
+    assert slack_tenant.slack_workspace.status == SlackStatus.BROKEN
+    assert slack_tenant.slack_workspace.error == error
     entry = AuditEntry.objects.get(action=AuditAction.UPDATE, tenant=slack_tenant)
-    assert entry.after == {"slack_status": "broken", "slack_error": error}
+    assert entry.after == {"status": "broken", "error": error}
 
 
 def test_once_broken_further_changes_are_not_sent(
@@ -151,7 +152,7 @@ def test_a_429_is_retried_after_retry_after(queued, slack, slack_tenant):
     queued.refresh_from_db()
     assert queued.status == "pending" and "rate limited" in queued.last_error
     slack_tenant.refresh_from_db()
-    assert slack_tenant.slack_status == SlackStatus.OK
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
 
 
 def test_the_task_retries_transient_errors_then_posts(queued, slack):
@@ -169,7 +170,31 @@ def test_the_task_gives_up_after_its_retries(queued, slack, slack_tenant):
     queued.refresh_from_db()
     assert queued.status == "failed" and "gave up" in queued.last_error
     slack_tenant.refresh_from_db()
-    assert slack_tenant.slack_status == SlackStatus.OK  # transient: settings are not blamed
+    # Transient: the settings are not blamed.
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
+
+
+def test_a_post_that_fails_unexpectedly_stays_pending_for_the_sweep(queued, monkeypatch):
+    """Only running out of retries gives a post up; any other failure of the task leaves it
+    pending, so the notification sweep sends it again (approvals.tasks.SlackPostTask)."""
+
+    def broken(message_id, **kwargs):
+        raise ValueError("a bug, not Slack")
+
+    monkeypatch.setattr(delivery, "deliver", broken)
+    result = post_slack_message.delay(queued.pk)
+    assert result.failed() and isinstance(result.result, ValueError)
+    queued.refresh_from_db()
+    assert (queued.status, queued.last_error) == ("pending", "")
+
+
+def test_the_tasks_that_give_up_share_one_base():
+    from approvals.tasks import update_slack_message
+    from remediation.tasks import revert_change, undo_revert
+    from sgportal.tasks import GiveUpTask
+
+    for task in (post_slack_message, update_slack_message, revert_change, undo_revert):
+        assert isinstance(task, GiveUpTask), task.name
 
 
 def test_a_posted_message_is_not_posted_again(queued, slack):
@@ -267,10 +292,10 @@ def test_transport_errors_from_the_network_are_transient(slack_tenant, settings,
 
 
 def test_a_first_successful_post_marks_the_settings_ok(queued, slack, slack_tenant):
-    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(slack_status="unconfigured")
+    SlackWorkspace.objects.filter(tenant=slack_tenant).update(status="unconfigured")
     delivery.deliver(queued.pk)
     slack_tenant.refresh_from_db()
-    assert slack_tenant.slack_status == SlackStatus.OK
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
 
 
 def test_an_error_about_the_message_fails_it_without_blaming_the_settings(
@@ -282,7 +307,7 @@ def test_an_error_about_the_message_fails_it_without_blaming_the_settings(
     queued.refresh_from_db()
     slack_tenant.refresh_from_db()
     assert queued.status == "failed" and queued.last_error == "invalid_blocks"
-    assert slack_tenant.slack_status == SlackStatus.OK
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
     assert not AuditEntry.objects.filter(action=AuditAction.UPDATE).exists()
 
 
@@ -294,7 +319,7 @@ def test_an_update_of_a_deleted_message_is_not_retried(queued, slack, slack_tena
     assert update_slack_message.delay(queued.change_id).get() == "failed"
     assert len(slack.calls_to("chat.update")) == 1
     slack_tenant.refresh_from_db()
-    assert slack_tenant.slack_status == SlackStatus.OK
+    assert slack_tenant.slack_workspace.status == SlackStatus.OK
 
 
 def test_a_revoked_token_on_update_flags_the_settings(queued, slack, slack_tenant):
@@ -304,4 +329,4 @@ def test_a_revoked_token_on_update_flags_the_settings(queued, slack, slack_tenan
     slack.fail_next("chat.update", error="token_revoked")
     assert update_slack_message.delay(queued.change_id).get() == "failed"
     slack_tenant.refresh_from_db()
-    assert slack_tenant.slack_status == SlackStatus.BROKEN
+    assert slack_tenant.slack_workspace.status == SlackStatus.BROKEN

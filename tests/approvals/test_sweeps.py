@@ -13,11 +13,11 @@ from kombu.exceptions import OperationalError
 
 from approvals import sweeps, tasks
 from approvals.actions import decide
-from approvals.models import SlackMessage
+from approvals.models import SlackMessage, SlackStatus, SlackWorkspace
 from approvals.slack import delivery
 from ingestion.models import ChangeStatus
 from sgportal import events
-from sgportal.models import Policy, SlackStatus
+from sgportal.models import Policy
 from tests.approvals.factories import ChangeFactory, DecisionFactory
 
 STALE_AFTER_S = 600
@@ -145,7 +145,7 @@ def test_messages_skipped_while_slack_was_broken_go_out_once_it_is_fixed(
         first = delivery.queue_notification(ChangeFactory(account=account))
     first.refresh_from_db()
     slack_tenant.refresh_from_db()
-    assert first.status == "skipped" and slack_tenant.slack_status == SlackStatus.BROKEN
+    assert first.status == "skipped" and slack_tenant.slack_workspace.status == SlackStatus.BROKEN
     # While broken, later changes are skipped without calling Slack.
     with transaction.atomic():
         second = delivery.queue_notification(ChangeFactory(account=account))
@@ -157,16 +157,16 @@ def test_messages_skipped_while_slack_was_broken_go_out_once_it_is_fixed(
         ingested_at=timezone.now() - dt.timedelta(days=2)
     )
     # Another tenant, still broken, keeps its skipped message.
-    other_tenant.slack_bot_token = "xoxb-globex"
-    other_tenant.slack_status = SlackStatus.BROKEN
-    other_tenant.save()
+    other_tenant.slack_workspace.bot_token = "xoxb-globex"
+    other_tenant.slack_workspace.status = SlackStatus.BROKEN
+    other_tenant.slack_workspace.save()
     with transaction.atomic():
         outsider = delivery.queue_notification(ChangeFactory(account__tenant=other_tenant))
     assert sweep()["skipped"] == 0
     assert len(slack.calls_to("chat.postMessage")) == 1  # only the failed first attempt
 
-    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(
-        slack_status=SlackStatus.OK, slack_error=""
+    SlackWorkspace.objects.filter(tenant=slack_tenant).update(
+        status=SlackStatus.OK, error=""
     )  # the admin fixed the token
     assert sweep()["skipped"] == 2
     assert sweep()["skipped"] == 0
@@ -198,7 +198,7 @@ def test_the_sweep_is_a_beat_entry(db):
 
 
 def test_unsent_messages_are_a_metric(scrape_metrics, slack_tenant, account):
-    type(slack_tenant).objects.filter(pk=slack_tenant.pk).update(slack_status=SlackStatus.BROKEN)
+    SlackWorkspace.objects.filter(tenant=slack_tenant).update(status=SlackStatus.BROKEN)
     slack_tenant.refresh_from_db()
     with transaction.atomic():
         delivery.queue_notification(ChangeFactory(account=account))

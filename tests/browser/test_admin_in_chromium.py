@@ -36,8 +36,8 @@ def test_a_tenant_admin_sees_the_external_id_and_grants_by_email(
     transactional_db, live_server, browser, tenant, admin_user, tmp_path
 ):
     shots = Path(os.environ.get("SGPORTAL_SCREENSHOTS") or tmp_path)
-    tenant.slack_bot_token = "xoxb-TACME0001-never-shown"
-    tenant.save()
+    tenant.slack_workspace.bot_token = "xoxb-TACME0001-never-shown"
+    tenant.slack_workspace.save()
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -45,8 +45,9 @@ def _post_form(url: str, data: dict) -> int:
 
 @pytest.fixture
 def slack_tenant(tenant):
-    tenant.slack_bot_token = "xoxb-TACME0001-page"  # noqa: S105
-    tenant.save(update_fields=["slack_bot_token"])
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-TACME0001-page"  # noqa: S105
+    workspace.save(update_fields=["bot_token"])
     return tenant
 
 
@@ -110,7 +111,7 @@ def test_deny_opens_the_reason_modal_and_its_submission_decides(
     with SlackStandin(
         interactions_url=f"{live_server.url}/slack/interactions/",
         signing_secret=SECRET,
-        team_id=slack_tenant.slack_team_id,
+        team_id=slack_tenant.slack_workspace.team_id,
     ) as standin:
         settings.SLACK_API_URL = standin.base_url
         settings.SLACK_RESPONSE_URL_HOSTS = [standin.origin]
@@ -124,7 +125,7 @@ def test_deny_opens_the_reason_modal_and_its_submission_decides(
         assert _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"}) == 200
         assert '"outcome": "modal"' in standin.workspace.last_click
         [opened] = standin.calls_to("views.open")
-        assert opened.token == slack_tenant.slack_bot_token
+        assert opened.token == slack_tenant.slack_workspace.bot_token
         [modal] = standin.workspace.modals
         assert modal.user_id == "U0DEMOREV1"  # the trigger of this user's click
         page = _get(standin.page_url)
@@ -222,7 +223,7 @@ def test_a_click_sends_a_signed_request_that_sgportal_accepts(
     with SlackStandin(
         interactions_url=f"{live_server.url}/slack/interactions/",
         signing_secret=SECRET,
-        team_id=slack_tenant.slack_team_id,
+        team_id=slack_tenant.slack_workspace.team_id,
     ) as standin:
         settings.SLACK_API_URL = standin.base_url
         settings.SLACK_RESPONSE_URL_HOSTS = [standin.origin]
@@ -253,14 +254,14 @@ def test_a_click_sends_a_signed_request_that_sgportal_accepts(
         assert not Decision.objects.filter(change=second.change_id).exists()
 
         # The outsider's workspace clicking this tenant's button: refused, nothing decided.
-        standin.workspace.team_id = other_tenant.slack_team_id
+        standin.workspace.team_id = other_tenant.slack_workspace.team_id
         _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"})
         assert '"outcome": "refused"' in standin.workspace.last_click
         assert not Decision.objects.filter(change=second.change_id).exists()
         assert not Decision.objects.filter(user=outsider).exists()
 
         # A wrong signing secret: sgportal refuses the request itself.
-        standin.workspace.team_id = slack_tenant.slack_team_id
+        standin.workspace.team_id = slack_tenant.slack_workspace.team_id
         standin.workspace.signing_secret = "not-the-apps-secret"  # noqa: S105
         _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"})
         assert "sgportal answered 401" in standin.workspace.last_click

@@ -97,10 +97,12 @@ def click(port: int, token: str) -> tuple[int, dict]:
 def test_a_click_is_answered_and_recorded_while_the_broker_is_down(
     transactional_db, state, tenant, account, approver, tmp_path, monkeypatch
 ):
-    tenant.slack_bot_token = "xoxb-acme-bot-token"
-    tenant.slack_status = "ok"
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-acme-bot-token"
+    workspace.status = "ok"
+    workspace.save()
     tenant.deny_reason_required = False  # a Slack Deny button carries no reason
-    tenant.save()
+    tenant.save(update_fields=["deny_reason_required"])
     link(approver, tenant, "U0BOB0001")
     change = ChangeFactory(account=account)
     message = SlackMessage.objects.create(

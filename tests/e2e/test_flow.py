@@ -74,10 +74,12 @@ def worker(transactional_db, endpoint, slack, tmp_path):
 def test_a_denied_change_is_reverted_and_reported_everywhere(
     worker, slack, client, tenant, account, approver, outsider, other_tenant
 ):
-    tenant.slack_bot_token = "xoxb-acme-bot-token"
-    tenant.slack_status = "ok"
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-acme-bot-token"
+    workspace.status = "ok"
+    workspace.save()
     tenant.deny_reason_required = False  # a Slack Deny button carries no reason
-    tenant.save()
+    tenant.save(update_fields=["deny_reason_required"])
     link(approver, tenant, "U0BOB0001")
     link(outsider, other_tenant, "U0MALLORY")
 
@@ -107,13 +109,17 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
     token = SlackMessage.objects.get(change=change).action_token
 
     # 4. An outsider from another tenant clicks Deny on it: refused, nothing changes.
-    refused = click(client, token, action="deny", team=other_tenant.slack_team_id, user="U0MALLORY")
+    refused = click(
+        client, token, action="deny", team=other_tenant.slack_workspace.team_id, user="U0MALLORY"
+    )
     assert refused.status_code == 200 and refused.json().get("response_type") == "ephemeral"
     change.refresh_from_db()
     assert change.status == ChangeStatus.PENDING
 
     # 5. The approver clicks Deny in Slack.
-    response = click(client, token, action="deny", team=tenant.slack_team_id, user="U0BOB0001")
+    response = click(
+        client, token, action="deny", team=tenant.slack_workspace.team_id, user="U0BOB0001"
+    )
     assert response.status_code == 200
 
     # 6. The worker reverts it in the member account and reports back to Slack.
@@ -142,5 +148,5 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
     assert AuditAction.DECISION_REFUSED not in actions  # the outsider's click is not ours...
     refusal = AuditEntry.objects.get(tenant=other_tenant)  # ...it is recorded in theirs
     assert refusal.action == AuditAction.DECISION_REFUSED
-    assert refusal.actor_name == f"slack:{other_tenant.slack_team_id}/U0MALLORY"
+    assert refusal.actor_name == f"slack:{other_tenant.slack_workspace.team_id}/U0MALLORY"
     assert verify_chain(tenant).ok and verify_chain(other_tenant).ok

@@ -34,3 +34,25 @@ def ingested(monkeypatch):
     changes_ingested.connect(receiver, weak=False)
     yield calls
     changes_ingested.disconnect(receiver)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server in a process of its own (S3, SQS, SNS, STS over HTTP), for the session."""
+    from tests.ingestion.trail_world import moto_process
+
+    with moto_process() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def trail_aws(moto_endpoint, monkeypatch, settings):
+    """AWS is the (freshly reset) moto server; the reader does not wait on empty queues."""
+    from tests.ingestion.trail_world import reset, use_endpoint
+
+    reset(moto_endpoint)
+    use_endpoint(monkeypatch, moto_endpoint)
+    settings.SGPORTAL_TRAIL_WAIT_S = 0
+    settings.SGPORTAL_TRAIL_RETRY_DELAY_S = 0
+    settings.SGPORTAL_TRAIL_MAX_RECEIVES = 3
+    return moto_endpoint

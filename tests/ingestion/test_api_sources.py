@@ -57,6 +57,11 @@ def test_it_reports_each_source_of_the_tenant_only(client, tokens, tenant, other
         "last_success_at": None,
         "files_read": None,
         "files_skipped": None,
+        "records_scanned": None,
+        "last_file_at": None,
+        "skipped_test_events": None,
+        "skipped_digests": None,
+        "skipped_not_cloudtrail": None,
         "dead_letters": None,
         "secret_set_at": "2026-11-30T12:00:00Z",
     }

@@ -246,7 +246,7 @@ def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, t
     data.update(
         {
             "name": "Acme Corporation",
-            "slack_bot_token": "xoxb-TACME0001-very-secret",
+            "slack_workspace-0-bot_token": "xoxb-TACME0001-very-secret",
             "default_policy": "review",
             "decision_timeout_minutes": 60,
         }
@@ -255,43 +255,51 @@ def test_tenant_settings_changes_are_audited_with_secrets_masked(admin_client, t
     assert response.status_code == 302, response.content[:3000]
     tenant.refresh_from_db()
     assert tenant.name == "Acme Corporation"
-    assert tenant.slack_bot_token == "xoxb-TACME0001-very-secret"
+    assert tenant.slack_workspace.bot_token == "xoxb-TACME0001-very-secret"
     entry = AuditEntry.objects.get(tenant=tenant, object_type="sgportal.Tenant")
     assert (entry.before["name"], entry.after["name"]) == ("Acme Corp", "Acme Corporation")
-    assert entry.after["slack_bot_token"] == "********"
+    slack = AuditEntry.objects.get(tenant=tenant, object_type="approvals.SlackWorkspace")
+    assert slack.after["bot_token"] == "********"
     assert "very-secret" not in str(entry.before) + str(entry.after)
+    assert "very-secret" not in str(slack.before) + str(slack.after)
 
 
 def test_secrets_are_encrypted_at_rest(tenant):
     from django.db import connection
 
-    tenant.slack_bot_token = "xoxb-stored-secret"
-    tenant.save()
+    tenant.slack_workspace.bot_token = "xoxb-stored-secret"
+    tenant.slack_workspace.save()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT slack_bot_token FROM sgportal_tenant WHERE id = %s", [tenant.pk])
+        cursor.execute(
+            "SELECT bot_token FROM approvals_slackworkspace WHERE tenant_id = %s", [tenant.pk]
+        )
         stored = cursor.fetchone()[0]
     assert stored.startswith("fernet:") and "xoxb" not in stored
     tenant.refresh_from_db()
-    assert tenant.slack_bot_token == "xoxb-stored-secret"
+    assert tenant.slack_workspace.bot_token == "xoxb-stored-secret"
 
 
 def test_saving_slack_settings_clears_a_broken_slack(admin_client, tenant, slack):
-    tenant.slack_bot_token = "xoxb-old"
-    tenant.slack_status = "broken"
-    tenant.slack_error = "invalid_auth"
-    tenant.save()
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-old"
+    workspace.status = "broken"
+    workspace.error = "invalid_auth"
+    workspace.save()
     data = tenant_form(admin_client, tenant)
-    data.update({"slack_bot_token": "xoxb-TACME0001-new", "default_policy": "review"})
+    data.update({"slack_workspace-0-bot_token": "xoxb-TACME0001-new", "default_policy": "review"})
     assert admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data).status_code == 302
     tenant.refresh_from_db()
-    assert (tenant.slack_status, tenant.slack_error) == ("ok", "")
+    assert (tenant.slack_workspace.status, tenant.slack_workspace.error) == ("ok", "")
 
 
 def test_two_tenants_cannot_share_a_slack_workspace(admin_client, tenant, other_tenant, slack):
     data = tenant_form(admin_client, tenant)
-    data.update({"slack_bot_token": "xoxb-TGLOBEX01-stolen", "default_policy": "review"})
+    data.update(
+        {"slack_workspace-0-bot_token": "xoxb-TGLOBEX01-stolen", "default_policy": "review"}
+    )
     response = admin_client.post(f"/admin/sgportal/tenant/{tenant.pk}/change/", data)
     assert response.status_code == 200
     assert b"connected to another sgportal tenant" in response.content
     tenant.refresh_from_db()
-    assert (tenant.slack_team_id, tenant.slack_bot_token) == ("TACME0001", "")
+    workspace = tenant.slack_workspace
+    assert (workspace.team_id, workspace.bot_token) == ("TACME0001", "")

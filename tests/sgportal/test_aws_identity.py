@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
@@ -187,6 +188,32 @@ def test_the_outsider_cannot_check_or_see_our_role_checks(client, outsider, tena
         "/admin/sgportal/tenant/", {"action": "check_roles", "_selected_action": [tenant.pk]}
     )
     assert RoleCheck.objects.get(tenant=tenant).status == "enforced"
+
+
+def test_the_one_assume_role_helper_sends_what_it_is_given(aws_env, trust_enforced):
+    """sgportal.aws_roles.assume_role: every place that assumes a role goes through it."""
+    role_arn = "arn:aws:iam::222222222222:role/SgGuardSpoke"
+    trust_enforced[role_arn] = "sgp-the-right-id"
+    sts = boto3.client("sts", region_name="us-east-1")
+    with pytest.raises(ClientError, match="AccessDenied"):  # no ExternalId sent
+        aws_roles.assume_role(sts, role_arn, session_name="sgportal-test")
+    assumed = aws_roles.assume_role(
+        sts,
+        role_arn,
+        session_name="sgportal-" + "x" * 80,  # longer than AWS allows: cut to 64
+        external_id="sgp-the-right-id",
+        source_identity="alice",
+        duration_s=900,
+    )
+    assert set(assumed.credentials) == {
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+    assert assumed.expires_at.tzinfo is not None
+    identity = assumed.session().client("sts", region_name="us-east-1").get_caller_identity()
+    assert identity["Arn"].endswith(f"assumed-role/SgGuardSpoke/{('sgportal-' + 'x' * 80)[:64]}")
+    assert identity["Account"] == "222222222222"
 
 
 @pytest.mark.django_db

@@ -77,11 +77,16 @@ class Command(BaseCommand):
     def _seed(self, slug: str) -> None:
         tenant, _ = Tenant.objects.update_or_create(
             slug=slug,
+            defaults={"name": "Demo Organization"},
+        )
+        from approvals.models import SlackWorkspace  # the demo's Slack (the stand-in's)
+
+        SlackWorkspace.objects.update_or_create(
+            tenant=tenant,
             defaults={
-                "name": "Demo Organization",
-                "slack_team_id": DEMO_TEAM,
-                "slack_channel_id": DEMO_CHANNEL,
-                "slack_bot_token": "xoxb-demo-token",
+                "team_id": DEMO_TEAM,
+                "channel_id": DEMO_CHANNEL,
+                "bot_token": "xoxb-demo-token",
             },
         )
         # The demo's EventBridge endpoint takes this fixed secret (demo only; a real

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ingestion.pipeline import read_ahead
+from ingestion.readahead import read_ahead
 
 
 def test_it_keeps_order_and_reads_at_most_one_item_ahead():
