@@ -14,7 +14,16 @@ from approvals.slack.blocks import DENY_REASON_CALLBACK, REASON_ACTION, REASON_B
 from approvals.slack.interactions import UNKNOWN_BUTTON
 from ingestion.models import ChangeStatus
 from sgportal.models import AuditAction, AuditEntry
-from tests.approvals.conftest import click, click_payload, form_body, link, post_signed, sign
+from tests.approvals.conftest import (
+    click,
+    click_payload,
+    form_body,
+    link,
+    post_signed,
+    sign,
+    submission_payload,
+    submit,
+)
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 
 TRIGGER = "1234567890123.1234567890123.abcdef0123456789abcdef0123456789"
@@ -24,42 +33,6 @@ TRIGGER = "1234567890123.1234567890123.abcdef0123456789abcdef0123456789"
 def bob(approver, tenant):
     link(approver, tenant, "U0BOB0001")
     return approver
-
-
-def submission_payload(
-    metadata: dict | str,
-    reason: str | None,
-    *,
-    team: str = "TACME0001",
-    user: str = "U0BOB0001",
-    callback_id: str = DENY_REASON_CALLBACK,
-) -> dict:
-    """A ``view_submission`` as Slack sends it when the reason modal's submit is pressed."""
-    values = {}
-    if reason is not None:
-        values = {REASON_BLOCK: {REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
-    return {
-        "type": "view_submission",
-        "team": {"id": team, "domain": "acme"},
-        "user": {"id": user, "username": "bob", "name": "bob", "team_id": team},
-        "api_app_id": "A0SGPORTAL",
-        "token": "verification-token-deprecated",
-        "trigger_id": "1234567890123.1234567890123.fedcba",
-        "view": {
-            "id": "V0MODAL001",
-            "team_id": team,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": metadata if isinstance(metadata, str) else json.dumps(metadata),
-            "state": {"values": values},
-            "hash": "1789372830.abcdef",
-        },
-        "response_urls": [],
-    }
-
-
-def submit(client, metadata, reason, **kwargs):
-    return post_signed(client, form_body(submission_payload(metadata, reason, **kwargs)))
 
 
 def metadata_of(message) -> dict:
