@@ -711,6 +711,16 @@ dialog.modal textarea,dialog.modal input[type=text]{display:block;width:100%;
 """
 
 PAGE_JS = """
+// A modal sgportal opened (views.open) shows at once, like Slack's.
+const modal = document.querySelector('dialog.modal');
+if (modal) {
+  modal.showModal();
+  // Esc is Cancel: the stand-in forgets the modal too (else the next reload reopens it).
+  modal.addEventListener('cancel', e => {
+    e.preventDefault();
+    modal.querySelector('.cancel').click();
+  });
+}
 let seen = document.body.dataset.version;
 const who = document.getElementById('as-user');
 for (const input of document.querySelectorAll('.as-user')) input.value = who.value;
@@ -728,9 +738,6 @@ for (const button of document.querySelectorAll('button[data-dialog]')) {
 for (const cancel of document.querySelectorAll('dialog.confirm .cancel')) {
   cancel.addEventListener('click', () => cancel.closest('dialog').close());
 }
-// A modal sgportal opened (views.open) shows at once, like Slack's.
-const modal = document.querySelector('dialog.modal');
-if (modal) modal.showModal();
 // Like Slack: newest at the bottom, scrolled there at first; a reload keeps the place.
 const place = sessionStorage.getItem('standin-scroll');
 window.scrollTo(0, place === null ? document.body.scrollHeight : Number(place));
