@@ -12,16 +12,20 @@ from sgportal import publish
 from sgportal.models import Tenant
 
 
+def _fan_out(task, interval_s: int, **source_enabled: bool) -> int:
+    """One ``task(tenant_id)`` per active tenant whose source is enabled. A task not started
+    within one interval is dropped: the next tick covers it."""
+    tenants = Tenant.objects.filter(active=True, **source_enabled).values_list("pk", flat=True)
+    tenant_ids = list(tenants)
+    for tenant_id in tenant_ids:
+        publish.enqueue(task, [tenant_id], expires=interval_s)
+    return len(tenant_ids)
+
+
 @shared_task(name="ingestion.tasks.poll_all_tenants")
 def poll_all_tenants() -> int:
     """Beat entry: one poll_tenant per active tenant with Lake enabled."""
-    tenant_ids = list(
-        Tenant.objects.filter(active=True, lake_source__enabled=True).values_list("pk", flat=True)
-    )
-    for tenant_id in tenant_ids:
-        # A poll not started within one interval is dropped: the next tick covers it.
-        publish.enqueue(poll_tenant, [tenant_id], expires=settings.SGPORTAL_POLL_INTERVAL_S)
-    return len(tenant_ids)
+    return _fan_out(poll_tenant, settings.SGPORTAL_POLL_INTERVAL_S, lake_source__enabled=True)
 
 
 @shared_task(
@@ -39,12 +43,7 @@ def poll_tenant(tenant_id: int) -> str:
 @shared_task(name="ingestion.tasks.read_all_trails")
 def read_all_trails() -> int:
     """Beat entry: one read_trail per active tenant with an enabled trail source."""
-    tenant_ids = list(
-        Tenant.objects.filter(active=True, trail_source__enabled=True).values_list("pk", flat=True)
-    )
-    for tenant_id in tenant_ids:
-        publish.enqueue(read_trail, [tenant_id], expires=settings.SGPORTAL_TRAIL_INTERVAL_S)
-    return len(tenant_ids)
+    return _fan_out(read_trail, settings.SGPORTAL_TRAIL_INTERVAL_S, trail_source__enabled=True)
 
 
 @shared_task(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from approvals.actions import DecisionError, decide
 from approvals.models import Verdict, Via
-from approvals.policy.engine import Outcome, evaluate, facts_of, policy_for
+from approvals.policy.engine import Evaluation, evaluate, facts_of, policy_for
 from approvals.policy.models import DeadlineStage, PolicyMatch, RuleAction
 from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal.models import Tenant
@@ -38,11 +38,11 @@ POLICY_VERDICT = {
 }
 
 
-def policy_actor(outcome: Outcome) -> str:
+def policy_actor(outcome: Evaluation) -> str:
     return f"policy {outcome.action} ({outcome.label})"[:300]
 
 
-def match_row(change: SecurityGroupChange, outcome: Outcome, now) -> PolicyMatch:
+def match_row(change: SecurityGroupChange, outcome: Evaluation, now) -> PolicyMatch:
     """The PolicyMatch to store for ``change`` under ``outcome`` (not saved)."""
     deadline = outcome.deadline_minutes if outcome.action == RuleAction.REVIEW else None
     return PolicyMatch(

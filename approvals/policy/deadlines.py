@@ -39,12 +39,16 @@ from approvals.policy.models import (
 from approvals.slack.transport import SlackTransport, TransportError
 from ingestion.models import ChangeStatus
 from ingestion.status import claim
-from sgportal import publish
+from sgportal import db, publish
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction
 
 log = logging.getLogger(__name__)
 
+# Tasks by name (sgportal.publish): this module stays importable without the task modules.
+APPLY_DEADLINES = "approvals.policy.tasks.apply_deadlines"
+POST_DEADLINE_MESSAGE = "approvals.policy.tasks.post_deadline_message"
+APPLY_POLICY = "approvals.tasks.apply_policy"
 LEASE_S = 300
 CHUNK = 200
 OUTCOME_VERDICT = {DefaultOutcome.APPROVE: Verdict.APPROVE, DefaultOutcome.REVERT: Verdict.DENY}
@@ -56,7 +60,7 @@ def _claim_batch(now: dt.datetime, limit: int, after: tuple | None) -> list[tupl
     over the rows already claimed, which made a sweep of N due rows cost N²/batch).
     Returns ``(due_at, change_id)`` of the rows claimed."""
     lease = now + timedelta(seconds=LEASE_S)
-    if connection.vendor == "postgresql":
+    if db.is_postgresql():
         table = connection.ops.quote_name(PolicyMatch._meta.db_table)
         keyset, params = "", [lease, now, now]
         if after is not None:
@@ -92,8 +96,6 @@ def _claim_batch(now: dt.datetime, limit: int, after: tuple | None) -> list[tupl
 
 def sweep(now: dt.datetime | None = None, *, batch: int = 5000, inline: bool = False) -> dict:
     """Claim every due row and hand them to workers (``inline``: act here, for tests)."""
-    from approvals.policy import tasks
-
     now = now or timezone.now()
     counts = {"claimed": 0, "exceptions_expired": expire_exceptions(now)}
     after = None
@@ -110,7 +112,7 @@ def sweep(now: dt.datetime | None = None, *, batch: int = 5000, inline: bool = F
             if inline:
                 act_on(chunk, now)
             else:
-                publish.enqueue(tasks.apply_deadlines, [chunk])
+                publish.enqueue(APPLY_DEADLINES, [chunk])
         if len(rows) < batch:
             break
     from approvals.policy.digest import resume_digests
@@ -195,15 +197,11 @@ def _audit_step(match: PolicyMatch, step: str) -> None:
 
 
 def _post_reminder(change_id: int) -> None:
-    from approvals.policy import tasks
-
-    publish.enqueue(tasks.post_deadline_message, [change_id, "reminder"])
+    publish.enqueue(POST_DEADLINE_MESSAGE, [change_id, "reminder"])
 
 
 def _post_escalation(change_id: int) -> None:
-    from approvals.policy import tasks
-
-    publish.enqueue(tasks.post_deadline_message, [change_id, "escalation"])
+    publish.enqueue(POST_DEADLINE_MESSAGE, [change_id, "escalation"])
 
 
 def post_deadline_message(change_id: int, kind: str) -> str:
@@ -322,10 +320,6 @@ def reopen_allowed(exception_id: int, *, now: dt.datetime | None = None) -> list
         reopened.append(change_id)
     invalidate(exception.tenant_id)
     if reopened:
-        from approvals import tasks as approval_tasks
-
         tenant_id = exception.tenant_id
-        transaction.on_commit(
-            lambda: publish.enqueue(approval_tasks.apply_policy, [tenant_id, reopened])
-        )
+        transaction.on_commit(lambda: publish.enqueue(APPLY_POLICY, [tenant_id, reopened]))
     return reopened

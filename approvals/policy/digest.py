@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals.policy.engine import Outcome
+from approvals.policy.engine import Evaluation
 from approvals.policy.models import DigestStatus, NotificationDigest
 from approvals.slack.blocks import escape_mrkdwn
 from approvals.slack.delivery import queue_notification, why_slack_unusable
@@ -39,7 +39,7 @@ def tenant_channel(tenant: Tenant) -> str:
     return SlackWorkspace.of(tenant).channel_id
 
 
-def _key(outcome: Outcome) -> str:
+def _key(outcome: Evaluation) -> str:
     return f"rule-{outcome.rule_id}" if outcome.rule_id else outcome.name[:180]
 
 
@@ -62,7 +62,7 @@ def _count(tenant_id: int, key: str, window: dt.datetime, seconds: int) -> int |
         return None
 
 
-def notify(change: SecurityGroupChange, outcome: Outcome) -> str:
+def notify(change: SecurityGroupChange, outcome: Evaluation) -> str:
     """Post about ``change`` on its own, or add it to its rule's digest; 'single' or 'grouped'.
 
     Runs inside the policy step's transaction; posts go out after commit.

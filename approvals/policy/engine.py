@@ -81,7 +81,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Evaluation:
     """What the policy does with one change."""
 
     name: str
@@ -126,9 +126,9 @@ class CompiledPolicy:
     escalation_channel: str = ""
 
 
-def rule_outcome(rule: Any) -> Outcome:
+def rule_outcome(rule: Any) -> Evaluation:
     """The outcome a PolicyRule (or an unsaved rule from a policy file) prescribes."""
-    return Outcome(
+    return Evaluation(
         name=rule.name,
         severity=int(rule.severity or 0),
         action=rule.action,
@@ -150,7 +150,7 @@ def _defaults(tenant: Tenant) -> RuleSet:
     return RuleSet.build(
         (
             compile_match(rule["match"]),
-            Outcome(
+            Evaluation(
                 name=rule["name"],
                 severity=int(rule["severity"]),
                 action=action,
@@ -263,15 +263,15 @@ def facts_of(change: Any) -> Facts:
 EMERGENCY = "emergency mode: opens access to the world"
 
 
-def evaluate(policy: CompiledPolicy, facts: Facts, now: dt.datetime) -> Outcome:
+def evaluate(policy: CompiledPolicy, facts: Facts, now: dt.datetime) -> Evaluation:
     """The outcome for one change (pure: ``policy`` and ``facts`` hold everything)."""
     rating = policy.defaults.first(facts)
     if policy.emergency and facts.opens_world:
-        return Outcome(name=EMERGENCY, severity=rating.severity, action=RuleAction.AUTO_REVERT)
+        return Evaluation(name=EMERGENCY, severity=rating.severity, action=RuleAction.AUTO_REVERT)
     if not facts.via_spoke_role and len(policy.exceptions):
         entry = policy.exceptions.first(facts, lambda e: e.expires_at > now)
         if entry is not None:
-            return Outcome(
+            return Evaluation(
                 name=f"allowed until {entry.expires_at:%Y-%m-%d %H:%M} UTC, owner {entry.owner}",
                 severity=rating.severity,
                 action=RuleAction.AUTO_APPROVE,

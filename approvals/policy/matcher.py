@@ -21,11 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.rules import Rule
+from ingestion.rules import Rule, normalize_protocol
 
 WORLD_V4 = ipaddress.ip_network("0.0.0.0/0")
 WORLD_V6 = ipaddress.ip_network("::/0")
-PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
 PORTED = {"tcp", "udp"}
 
 LIST_KEYS = (
@@ -62,11 +61,6 @@ SOURCES = {"lake", "eventbridge", "trail", "manual"}
 
 class MatchError(ValueError):
     """A match spec that cannot be compiled; the message names the field."""
-
-
-def normalize_protocol(value: Any) -> str:
-    text = str(value).strip().lower()
-    return PROTOCOL_NAMES.get(text, text)
 
 
 @dataclass(frozen=True, slots=True)
