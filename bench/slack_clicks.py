@@ -69,7 +69,10 @@ def seed(count: int) -> list[tuple[str, str]]:
     from ingestion.rules import Rule
     from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
 
-    tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    # Deny decides at the click (the reason modal's views.open is not what this measures).
+    tenant, _ = Tenant.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench", "deny_reason_required": False}
+    )
     SlackWorkspace.objects.get_or_create(
         tenant=tenant, defaults={"team_id": TEAM, "channel_id": "CB"}
     )

@@ -7,10 +7,16 @@ itself would send to the app's interactivity URL: a ``block_actions`` payload, f
 as ``payload=<json>``, signed with the app's signing secret (v0 HMAC-SHA256 over
 ``v0:<timestamp>:<body>``), see :func:`click`.
 
+A modal sgportal opens (``views.open``, e.g. the deny-reason form) is kept as a
+:class:`Modal` for the clicking user and shown over the page with its text box and submit
+button; submitting sends the signed ``view_submission`` Slack would send, and sgportal's
+``response_action`` (clear, errors, update) is applied to it, see :func:`submit`.
+
 Block Kit rendered: header, section (text and fields), context, divider, actions (buttons,
-with the confirm dialog of a button that has one). mrkdwn: *bold*, _italic_, ~strike~,
-`code`, ```code blocks```, <url|links>, <!date^…|fallback>, a few emoji, Slack's &amp;
-&lt; &gt; escaping — and everything is HTML-escaped, so a message cannot inject markup.
+with the confirm dialog of a button that has one), and in a modal, plain_text_input.
+mrkdwn: *bold*, _italic_, ~strike~, `code`, ```code blocks```, <url|links>,
+<!date^…|fallback>, a few emoji, Slack's &amp; &lt; &gt; escaping — and everything is
+HTML-escaped, so a message cannot inject markup.
 """
 
 from __future__ import annotations
@@ -75,6 +81,16 @@ class Message:
 
 
 @dataclass
+class Modal:
+    """A view sgportal opened with ``views.open``, for the user whose click gave the trigger."""
+
+    id: str
+    user_id: str
+    view: dict
+    errors: dict = field(default_factory=dict)  # block id -> message, from response_action
+
+
+@dataclass
 class Workspace:
     """What the stand-in's page shows and clicks as: one team, its users, the messages."""
 
@@ -90,6 +106,8 @@ class Workspace:
     signing_secret: str = ""
     origin: str = ""  # the stand-in's own http://host:port, for response_urls
     messages: list[Message] = field(default_factory=list)
+    modals: list[Modal] = field(default_factory=list)  # open, oldest first
+    triggers: dict[str, str] = field(default_factory=dict)  # trigger_id -> the clicking user
     last_click: str = ""
     version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -154,6 +172,36 @@ class Workspace:
     def user(self, user_id: str) -> User:
         return next((u for u in self.users if u.id == user_id), self.users[0])
 
+    def new_trigger(self, user: User) -> str:
+        """A trigger_id for a click by ``user`` (views.open then opens the modal for them)."""
+        with self.lock:
+            trigger = f"{int(time.time())}.{next(self._ts)}.{self.team_id}.demo"
+            self.triggers[trigger] = user.id
+            return trigger
+
+    def opened(self, body: dict) -> Modal:
+        """views.open: the view becomes a modal for the user whose click gave the trigger."""
+        view = body.get("view") or {}
+        if isinstance(view, str):  # form-encoded calls send JSON text
+            try:
+                view = json.loads(view)
+            except ValueError:
+                view = {}
+        with self.lock:
+            user_id = self.triggers.pop(str(body.get("trigger_id", "")), self.users[0].id)
+            modal = Modal(id=f"V{next(self._ts):09d}", user_id=user_id, view=dict(view))
+            self.modals.append(modal)
+            self.version += 1
+            return modal
+
+    def modal(self, view_id: str) -> Modal | None:
+        return next((m for m in self.modals if m.id == view_id), None)
+
+    def close_modal(self, view_id: str) -> None:
+        with self.lock:
+            self.modals = [m for m in self.modals if m.id != view_id]
+            self.version += 1
+
 
 def _json_list(text: str) -> list:
     try:
@@ -191,7 +239,7 @@ def block_actions_payload(
             "channel_id": message.channel,
             "is_ephemeral": False,
         },
-        "trigger_id": f"{int(time.time())}.{workspace.team_id}.demo",
+        "trigger_id": workspace.new_trigger(user),
         "team": {"id": workspace.team_id, "domain": workspace.team_domain},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -263,6 +311,96 @@ def click(workspace: Workspace, channel: str, ts: str, action_id: str, user_id: 
         workspace.last_click = outcome
         workspace.version += 1
     return outcome
+
+
+def view_submission_payload(workspace: Workspace, modal: Modal, values: dict) -> dict:
+    """The ``view_submission`` Slack sends when the modal's submit is pressed; ``values``
+    maps each input's block id to what was typed."""
+    user = workspace.user(modal.user_id)
+    state: dict = {}
+    for block in modal.view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "input":
+            element = block.get("element") or {}
+            block_id = str(block.get("block_id", ""))
+            state[block_id] = {
+                str(element.get("action_id", "")): {
+                    "type": element.get("type", "plain_text_input"),
+                    "value": values.get(block_id, ""),
+                }
+            }
+    return {
+        "type": "view_submission",
+        "team": {"id": workspace.team_id, "domain": workspace.team_domain},
+        "user": {
+            "id": user.id,
+            "username": user.username,
+            "name": user.username,
+            "team_id": workspace.team_id,
+        },
+        "api_app_id": "A0DEMOAPP1",
+        "token": "legacy-verification-token-unused",
+        "trigger_id": workspace.new_trigger(user),
+        "view": {
+            **{k: v for k, v in modal.view.items() if k != "blocks"},
+            "id": modal.id,
+            "team_id": workspace.team_id,
+            "blocks": modal.view.get("blocks") or [],
+            "state": {"values": state},
+            "hash": f"{int(time.time())}.{modal.id}",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def submit(workspace: Workspace, view_id: str, values: dict) -> str:
+    """Send the signed ``view_submission`` for an open modal and apply sgportal's answer:
+    ``clear`` (or an empty 200) closes it, ``errors`` shows them under the inputs, ``update``
+    replaces it. Returns what happened (also ``workspace.last_click``)."""
+    with workspace.lock:
+        modal = workspace.modal(view_id)
+    if modal is None:
+        outcome = f"No open modal {view_id!r}."
+    elif not workspace.interactions_url or not workspace.signing_secret:
+        outcome = "Not sent: the stand-in has no interactivity URL or signing secret."
+    else:
+        payload = view_submission_payload(workspace, modal, values)
+        request = signed_request(workspace.signing_secret, workspace.interactions_url, payload)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                status, answer = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read().decode("utf-8", "replace")
+        except OSError as exc:
+            status, answer = 0, str(exc)
+        _apply_response(workspace, modal, status, answer)
+        title = _plain(modal.view.get("title", {}))
+        user = workspace.user(modal.user_id).username
+        outcome = f"{user} submitted {title!r}: sgportal answered {status} {answer[:300]}"
+    with workspace.lock:
+        workspace.last_click = outcome
+        workspace.version += 1
+    return outcome
+
+
+def _apply_response(workspace: Workspace, modal: Modal, status: int, answer: str) -> None:
+    """What Slack does with the app's answer to a view_submission."""
+    if status != 200:
+        modal.errors = {"": f"sgportal answered {status}: the form stays open."}
+        return
+    try:
+        body = json.loads(answer) if answer.strip() else {}
+    except ValueError:
+        body = {}
+    action = body.get("response_action") if isinstance(body, dict) else None
+    with workspace.lock:
+        if action == "errors" and isinstance(body.get("errors"), dict):
+            modal.errors = {str(k): str(v) for k, v in body["errors"].items()}
+        elif action == "update" and isinstance(body.get("view"), dict):
+            modal.view, modal.errors = dict(body["view"]), {}
+        else:  # "clear", or an empty 200: Slack closes the modal
+            workspace.modals = [m for m in workspace.modals if m.id != modal.id]
 
 
 def _find_button(blocks: list, action_id: str) -> tuple[dict, str] | None:
@@ -429,6 +567,59 @@ def render_blocks(message: Message, users: list[User]) -> str:
     return "".join(out)
 
 
+def _modal_html(modal: Modal) -> str:
+    """An open modal as Slack shows it: title, blocks, text inputs, Cancel and submit."""
+    view = modal.view
+    parts = []
+    for block in view.get("blocks") or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") != "input":
+            parts.append(render_blocks(Message("", "", "", [block]), []))
+            continue
+        element = block.get("element") or {}
+        block_id = html.escape(str(block.get("block_id", "")))
+        label = _text(block.get("label", {}))
+        placeholder = html.escape(_plain(element.get("placeholder", {})))
+        limit = element.get("max_length")
+        maxlength = f' maxlength="{int(limit)}"' if isinstance(limit, int) else ""
+        required = "" if block.get("optional") else " required"
+        box = (
+            f'<textarea name="input:{block_id}" rows="4" placeholder="{placeholder}"'
+            f"{maxlength}{required}></textarea>"
+            if element.get("multiline")
+            else f'<input type="text" name="input:{block_id}" placeholder="{placeholder}"'
+            f"{maxlength}{required}>"
+        )
+        error = modal.errors.get(str(block.get("block_id", "")))
+        error_html = f'<div class="field-error">{html.escape(error)}</div>' if error else ""
+        parts.append(
+            f'<label class="block input" data-block="{block_id}"><b>{label}</b>'
+            f"{box}{error_html}</label>"
+        )
+    general = modal.errors.get("")
+    if general:
+        parts.append(f'<div class="field-error">{html.escape(general)}</div>')
+    view_id = html.escape(modal.id)
+    hidden = f'<input type="hidden" name="view_id" value="{view_id}">'
+    close = _text(view.get("close", {})) or "Close"
+    submit_button = (
+        f'<button type="submit" class="btn primary" data-submit="{view_id}">'
+        f"{_text(view['submit'])}</button>"
+        if isinstance(view.get("submit"), dict)
+        else ""
+    )
+    who = html.escape(modal.user_id)
+    return (
+        f'<dialog class="modal" id="modal-{view_id}" data-view="{view_id}" data-user="{who}">'
+        f'<form method="post" action="/_submit">{hidden}'
+        f"<h3>{_text(view.get('title', {}))}</h3>{''.join(parts)}"
+        '<div class="dialog-buttons">'
+        f'<button type="submit" class="btn cancel" formaction="/_close" formnovalidate>'
+        f"{close}</button>{submit_button}</div></form></dialog>"
+    )
+
+
 def _when(ts: str) -> str:
     try:
         return time.strftime("%H:%M:%S", time.localtime(float(ts)))
@@ -509,9 +700,27 @@ dialog.confirm h3{margin:0 0 8px}
 .thread-count{color:#1264a3;font-size:13px;font-weight:700;padding-left:20px}
 .reply{padding:4px 16px}
 .empty{padding:40px 20px;color:#616061}
+dialog.modal{border:0;border-radius:8px;box-shadow:0 4px 24px rgba(0,0,0,.3);
+ width:520px;max-width:90vw;padding:20px 24px}
+dialog.modal h3{margin:0 0 12px;font-size:20px}
+dialog.modal .input{display:block;margin:12px 0}
+dialog.modal textarea,dialog.modal input[type=text]{display:block;width:100%;
+ box-sizing:border-box;margin-top:6px;font:inherit;padding:8px;border:1px solid #bbb;
+ border-radius:4px}
+.field-error{color:#e01e5a;font-size:13px;margin-top:4px}
 """
 
 PAGE_JS = """
+// A modal sgportal opened (views.open) shows at once, like Slack's.
+const modal = document.querySelector('dialog.modal');
+if (modal) {
+  modal.showModal();
+  // Esc is Cancel: the stand-in forgets the modal too (else the next reload reopens it).
+  modal.addEventListener('cancel', e => {
+    e.preventDefault();
+    modal.querySelector('.cancel').click();
+  });
+}
 let seen = document.body.dataset.version;
 const who = document.getElementById('as-user');
 for (const input of document.querySelectorAll('.as-user')) input.value = who.value;
@@ -526,7 +735,7 @@ for (const button of document.querySelectorAll('button[data-dialog]')) {
   const dialog = document.getElementById(button.dataset.dialog);
   button.addEventListener('click', () => dialog.showModal());
 }
-for (const cancel of document.querySelectorAll('dialog .cancel')) {
+for (const cancel of document.querySelectorAll('dialog.confirm .cancel')) {
   cancel.addEventListener('click', () => cancel.closest('dialog').close());
 }
 // Like Slack: newest at the bottom, scrolled there at first; a reload keeps the place.
@@ -553,6 +762,7 @@ def render_page(workspace: Workspace) -> str:
         messages = list(workspace.messages[-MAX_SHOWN:])
         version, last_click = workspace.version, workspace.last_click
         feed = "".join(_message_html(m, workspace.users) for m in messages)
+        modal = _modal_html(workspace.modals[-1]) if workspace.modals else ""
     channels = sorted({m.channel for m in messages}) or ["(none yet)"]
     channel_list = "".join(f'<div class="channel on"># {html.escape(c)}</div>' for c in channels)
     options = "".join(
@@ -578,5 +788,5 @@ requests to {target}</p></nav>
 <main><header class="bar"><h2>Messages from sgportal</h2>
 <label>Clicking as <select id="as-user">{options}</select></label></header>
 {status if last_click else ""}
-<div class="feed">{feed}</div></main>
+<div class="feed">{feed}</div></main>{modal}
 <script>{PAGE_JS}</script></body></html>"""

@@ -1,7 +1,8 @@
 """A stand-in for Slack's Web API: a small threaded local HTTP server.
 
 Point slack_sdk at it (``WebClient(base_url=standin.base_url)``, i.e. ``SLACK_API_URL``).
-It answers ``chat.postMessage`` / ``chat.update`` (and anything else with ``{"ok": true}``),
+It answers ``chat.postMessage`` / ``chat.update`` / ``views.open`` (and anything else with
+``{"ok": true}``),
 records every call (method, parsed JSON or form body, bearer token), records posts to
 ``/response/...`` (stand-in response_url hooks), and can be told to fail the next calls:
 HTTP 429 with Retry-After, or ``{"ok": false, "error": "invalid_auth"}``.
@@ -19,7 +20,9 @@ For ``make demo``::
         --interactions-url http://127.0.0.1:8000/slack/interactions/   (SLACK_SIGNING_SECRET)
 
 ``GET /`` is the page showing the posted messages as Slack would, with working buttons
-(devtools.slack_page); ``GET /_calls`` lists the recorded calls as JSON.
+(devtools.slack_page) and any modal sgportal opened (``views.open``) with its text box and
+submit button, which sends a signed ``view_submission``; ``GET /_calls`` lists the recorded
+calls as JSON.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from devtools.slack_page import Workspace, click, render_page
+from devtools.slack_page import Workspace, click, render_page, submit
 
 
 @dataclass
@@ -166,6 +169,10 @@ class SlackStandin:
                 {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": ""},
                 {},
             )
+        if method == "views.open":
+            modal = self.workspace.opened(body)
+            view = {**modal.view, "id": modal.id, "team_id": self.workspace.team_id}
+            return _Scripted(200, {"ok": True, "view": view}, {})
         if method == "auth.test":
             # A token "xoxb-<TEAM>-…" belongs to workspace <TEAM>; others to TSTANDIN.
             parts = token.split("-")
@@ -202,6 +209,12 @@ class SlackStandin:
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _back_to_page(self):
+                self.send_response(303)
+                self.send_header("Location", "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self):
                 path = self.path.split("?")[0]
@@ -243,11 +256,18 @@ class SlackStandin:
                         str(body.get("action_id", "")),
                         str(body.get("user", "")),
                     )
-                    self.send_response(303)
-                    self.send_header("Location", "/")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
+                    return self._back_to_page()
+                if self.path == "/_submit":  # a modal's submit: Slack's signed view_submission
+                    values = {
+                        key[len("input:") :]: value
+                        for key, value in body.items()
+                        if key.startswith("input:")
+                    }
+                    submit(standin.workspace, str(body.get("view_id", "")), values)
+                    return self._back_to_page()
+                if self.path == "/_close":  # a modal's Cancel: Slack tells the app nothing
+                    standin.workspace.close_modal(str(body.get("view_id", "")))
+                    return self._back_to_page()
                 if not self.path.startswith("/api/"):
                     return self._send(404, {"ok": False, "error": "unknown_method"})
                 method = self.path[len("/api/") :].split("?")[0]

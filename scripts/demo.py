@@ -271,8 +271,9 @@ def _smoke_api(url: str, token: str) -> bool:
 
 
 def _smoke_slack_page(url: str, slack_url: str, token: str, env: dict[str, str]) -> bool:
-    """Deny a pending change on the Slack stand-in's page in Chromium (confirm dialog and
-    all), see the message say Reverted, and the rule gone from the emulator."""
+    """Deny a pending change on the Slack stand-in's page in Chromium (the reason modal: a
+    blank reason is refused in the modal, then one is typed and submitted), see the message
+    say Reverted with the reason, and the rule gone from the emulator."""
     import re
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -308,15 +309,25 @@ def _smoke_slack_page(url: str, slack_url: str, token: str, env: dict[str, str])
                 return False
             message = page.locator(f"article[data-ts='{ts}']")
             message.locator("button[data-action=deny]").click()
-            page.locator("dialog[open] button[data-confirm=deny]").click()
+            modal = page.locator("dialog.modal[open]")
+            modal.wait_for(timeout=15_000)  # opened by sgportal's views.open
+            reason = "demo smoke: world-open rule"
+            modal.locator("textarea").fill("   ")  # blank: sgportal keeps the modal open
+            modal.locator("button[data-submit]").click()
+            refused = page.locator("dialog.modal[open] .field-error")
+            refused.wait_for(timeout=15_000)
+            print(f"smoke: a blank reason was refused in the modal: {refused.inner_text()!r}")
+            page.locator("dialog.modal[open] textarea").fill(reason)
             started = time.monotonic()
+            page.locator("dialog.modal[open] button[data-submit]").click()
             page.wait_for_function(
-                "ts => { const m = document.querySelector(`article[data-ts='${ts}']`);"
-                " return m && m.innerText.includes('Reverted'); }",
-                arg=ts,
+                "([ts, reason]) => { const m = document.querySelector(`article[data-ts='${ts}']`);"
+                " return m && m.innerText.includes('Reverted') && m.innerText.includes(reason); }",
+                arg=[ts, reason],
                 timeout=60_000,
             )
             took = time.monotonic() - started
+            print(f"smoke: the modal closed: {page.locator('dialog.modal').count() == 0}")
             page.locator(f"article[data-ts='{ts}']").scroll_into_view_if_needed()
             if os.environ.get("DEMO_SCREENSHOT"):
                 page.screenshot(path=os.environ["DEMO_SCREENSHOT"])

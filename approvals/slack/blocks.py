@@ -15,10 +15,16 @@ from django.urls import reverse
 from approvals import wording
 from approvals.models import Decision, SlackMessage, Verdict
 from ingestion.models import ChangeStatus, SecurityGroupChange
+from sgportal.models import Tenant
 
 MAX_RULES = 20
 APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
+# The modal asking for a deny's reason (tenants with deny_reason_required on).
+DENY_REASON_CALLBACK = "deny_reason"
+REASON_BLOCK = "reason"
+REASON_ACTION = "reason"
+MAX_REASON = 1000
 OUTCOME_TEXT = {
     "reverted": ":white_check_mark: Reverted: the rules are gone.",
     "auto_reverted": ":white_check_mark: Auto-reverted by policy: the rules are gone.",
@@ -104,6 +110,86 @@ def attempt_detail(attempt) -> str:
     return attempt.detail or ""
 
 
+def reason_required(change: SecurityGroupChange) -> bool:
+    """Whether the change's tenant requires a reason for a deny (Tenant.deny_reason_required):
+    then Deny opens a modal asking for it instead of a confirm dialog."""
+    return bool(
+        Tenant.objects.filter(pk=change.tenant_id)
+        .values_list("deny_reason_required", flat=True)
+        .first()
+    )
+
+
+def _deny_button(change: SecurityGroupChange, token: str) -> dict:
+    reverts = wording.deny_reverts(change)
+    button = {
+        "type": "button",
+        "action_id": DENY_ACTION,
+        "text": {"type": "plain_text", "text": "Deny (revert)" if reverts else "Deny"},
+        "style": "danger",
+        "value": token,
+    }
+    if not reason_required(change):  # else the reason modal is the confirmation
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Deny this change?"},
+            "text": {"type": "mrkdwn", "text": _escape(wording.deny_effect(change))},
+            "confirm": {"type": "plain_text", "text": _deny_label(change)},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def _deny_label(change: SecurityGroupChange) -> str:
+    return "Deny and revert" if wording.deny_reverts(change) else "Deny"
+
+
+def deny_reason_view(change: SecurityGroupChange, private_metadata: str) -> dict:
+    """The modal a Deny click opens when a reason is required: the change in words, what
+    denying does, and a required reason box. ``private_metadata`` finds the change again
+    (it is checked again on submission, never trusted)."""
+    return {
+        "type": "modal",
+        "callback_id": DENY_REASON_CALLBACK,
+        "title": {"type": "plain_text", "text": "Deny change"},
+        "submit": {"type": "plain_text", "text": _deny_label(change)},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": private_metadata,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{summary_text(change)}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _rules_text(change)}},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": _escape(wording.deny_effect(change))}],
+            },
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": False,
+                "label": {"type": "plain_text", "text": "Reason (required to deny)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_ACTION,
+                    "multiline": True,
+                    "min_length": 1,
+                    "max_length": MAX_REASON,
+                    "placeholder": {"type": "plain_text", "text": "Why may this change not stay?"},
+                },
+            },
+        ],
+    }
+
+
+def notice_view(text: str, *, title: str = "Deny change") -> dict:
+    """A modal that only says ``text`` (mrkdwn, escaped by the caller): what became of a
+    submitted deny that was not recorded."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }
+
+
 def build_blocks(message: SlackMessage) -> list[dict]:
     """The full message for the change in its current state."""
     change = message.change
@@ -152,9 +238,6 @@ def build_blocks(message: SlackMessage) -> list[dict]:
             blocks.append(
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": f":hourglass: {left}"}]}
             )
-        reverts = wording.deny_reverts(change)
-        deny_label = "Deny (revert)" if reverts else "Deny"
-        confirm_label = "Deny and revert" if reverts else "Deny"
         blocks.append(
             {
                 "type": "actions",
@@ -167,22 +250,7 @@ def build_blocks(message: SlackMessage) -> list[dict]:
                         "style": "primary",
                         "value": message.action_token,
                     },
-                    {
-                        "type": "button",
-                        "action_id": DENY_ACTION,
-                        "text": {"type": "plain_text", "text": deny_label},
-                        "style": "danger",
-                        "value": message.action_token,
-                        "confirm": {
-                            "title": {"type": "plain_text", "text": "Deny this change?"},
-                            "text": {
-                                "type": "mrkdwn",
-                                "text": _escape(wording.deny_effect(change)),
-                            },
-                            "confirm": {"type": "plain_text", "text": confirm_label},
-                            "deny": {"type": "plain_text", "text": "Cancel"},
-                        },
-                    },
+                    _deny_button(change, message.action_token),
                 ],
             }
         )

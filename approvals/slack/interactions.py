@@ -1,7 +1,11 @@
-"""What a verified Slack click means: map team -> tenant, Slack user -> approver, decide.
+"""What a verified Slack interaction means: map team -> tenant, Slack user -> approver, decide.
 
 Called only with a payload whose signature has been checked. Every refusal returns a text
 for the clicking user alone; refusals by a known tenant's user are audited.
+
+Two kinds: a button click (``block_actions``), and the submission of the modal a Deny click
+opens when the tenant requires a reason (``view_submission``). Both pass the same checks
+(``_authorize``) and decide through the one ``decide``.
 
 Fifty reviewers can click at once and Slack waits 3 s at most, so the common case costs
 one read (``_load_click``, hand-written SQL: the ORM spent about 3 ms of CPU building the
@@ -10,6 +14,8 @@ two queries it replaces) and then ``decide``.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -25,25 +31,42 @@ from approvals.actions import (
     refuse_decision,
 )
 from approvals.models import SlackMessage, SlackWorkspace, Verdict, Via
-from approvals.policy.gate import NotInReviewerGroup
-from approvals.slack.blocks import APPROVE_ACTION, DENY_ACTION, detail_url, escape_mrkdwn
+from approvals.policy.gate import NotInReviewerGroup, check_reviewer
+from approvals.slack.blocks import (
+    APPROVE_ACTION,
+    DENY_ACTION,
+    DENY_REASON_CALLBACK,
+    MAX_REASON,
+    REASON_ACTION,
+    REASON_BLOCK,
+    deny_reason_view,
+    detail_url,
+    escape_mrkdwn,
+)
 from approvals.slack.links import LINK_MAX_AGE_S, make_link_url
-from ingestion.models import SecurityGroupChange
+from approvals.slack.transport import SlackTransport, TransportError
+from ingestion.models import ChangeStatus, SecurityGroupChange
 from sgportal.audit import record_audit
 from sgportal.models import AuditAction, Membership, SlackIdentity, Tenant
 from sgportal.tenancy import Role, has_role, roles_at_least
 
+log = logging.getLogger(__name__)
+
 VERDICTS = {APPROVE_ACTION: Verdict.APPROVE, DENY_ACTION: Verdict.DENY}
+# views.open happens while Slack waits (a trigger_id lives 3 s): it gets at most this long.
+VIEWS_OPEN_TIMEOUT_S = 2
 NOT_CONNECTED = "This Slack workspace is not connected to sgportal, so nothing was recorded."
 UNKNOWN_BUTTON = "This button is not recognised (the message may be outdated). Nothing changed."
 
 
 @dataclass(frozen=True)
 class Reply:
-    """The outcome of a click: ``text`` is shown to the clicking user only (empty: nothing)."""
+    """The outcome of an interaction: ``text`` is shown to the clicking user only (empty:
+    nothing); ``errors`` (block id -> message) are a submitted modal's field errors."""
 
-    outcome: str  # decided, duplicate, refused, ignored
+    outcome: str  # decided, duplicate, refused, ignored, modal (opened), invalid, busy
     text: str = ""
+    errors: dict[str, str] | None = None
 
 
 def _str(value) -> str:
@@ -62,7 +85,7 @@ class _Click:
 
 # What the click needs of each row, and nothing else (no raw record, no secrets).
 _CHANGE_COLUMNS = ("id", "tenant_id", "status", "event_id", "event_name", "group_id")
-_TENANT_COLUMNS = ("id", "name")
+_TENANT_COLUMNS = ("id", "name", "deny_reason_required")
 _USER_COLUMNS = ("id", "username", "email", "is_active", "is_superuser")
 
 
@@ -135,22 +158,40 @@ def _load_click(token: str, team_id: str, slack_user_id: str) -> _Click | None:
 
 
 def handle_interaction(payload: dict) -> Reply:
-    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+    if not isinstance(payload, dict):
         return Reply("ignored")
+    if payload.get("type") == "block_actions":
+        return _handle_click(payload)
+    if payload.get("type") == "view_submission":
+        return _handle_submission(payload)
+    return Reply("ignored")
+
+
+def _who(payload: dict) -> tuple[str, str, dict]:
+    """The verified team id, the Slack user id, and the user object of a payload."""
     team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
     user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-    team_id = _str(team.get("id")) or _str(user.get("team_id"))
-    slack_user_id = _str(user.get("id"))
-    actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
-    action = actions[0] if actions and isinstance(actions[0], dict) else {}
-    verdict = VERDICTS.get(_str(action.get("action_id")))
-    token = _str(action.get("value"))
+    return _str(team.get("id")) or _str(user.get("team_id")), _str(user.get("id")), user
 
+
+def _authorize(
+    token: str,
+    verdict: str | None,
+    team_id: str,
+    slack_user_id: str,
+    user: dict,
+    *,
+    change_id: int | None = None,
+) -> _Click | Reply:
+    """The click's change and its linked approver, or the refusal to show (audited when a
+    known tenant's user is refused). ``change_id``, when given, must be the token's change."""
     click = (
         _load_click(token, team_id, slack_user_id)
         if token and verdict and slack_user_id and team_id
         else None
     )
+    if click is not None and change_id is not None and click.change.pk != change_id:
+        click = None  # the token and the change named beside it disagree: not trusted
     if click is None:
         team_tenant_id = (
             Tenant.objects.filter(slack_workspace__team_id=team_id, active=True)
@@ -211,21 +252,106 @@ def handle_interaction(payload: dict) -> Reply:
             f"approver in {escape_mrkdwn(tenant.name)}, so nothing was recorded. Ask a tenant "
             "admin for the approver role.",
         )
+    return click
+
+
+def _decide(click: _Click, verdict: str, reason: str = "") -> Reply:
+    """``decide`` for the authorized clicker; its refusals as texts (ReasonRequired is the
+    caller's: a click opens the reason modal then)."""
+    portal_user = click.user
     try:
-        decide(change, verdict=verdict, actor=portal_user, via=Via.SLACK)
+        decide(click.change, verdict=verdict, actor=portal_user, via=Via.SLACK, reason=reason)
     except AlreadyDecided as exc:
         mine = exc.decision.user_id == portal_user.pk and exc.decision.verdict == verdict
         if mine:  # Slack redelivered the same click, or a double click: already done
             return Reply("duplicate")
         return Reply("refused", f"Not recorded: this change was {escape_mrkdwn(exc)}.")
-    except ReasonRequired:
-        # A Deny button carries no reason: send the reviewer to the change page to give one.
-        return Reply(
-            "refused",
-            f"Not denied: {escape_mrkdwn(tenant.name)} requires a reason for every deny, and "
-            f"a Slack button cannot carry one. Deny it with your reason on "
-            f"<{detail_url(change)}|the change page>. Nothing was recorded.",
-        )
     except (InvalidTransition, NotInReviewerGroup) as exc:
         return Reply("refused", f"Not recorded: {escape_mrkdwn(exc)}.")
     return Reply("decided")
+
+
+def _handle_click(payload: dict) -> Reply:
+    team_id, slack_user_id, user = _who(payload)
+    actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+    action = actions[0] if actions and isinstance(actions[0], dict) else {}
+    verdict = VERDICTS.get(_str(action.get("action_id")))
+    token = _str(action.get("value"))
+    click = _authorize(token, verdict, team_id, slack_user_id, user)
+    if isinstance(click, Reply):
+        return click
+    trigger_id = _str(payload.get("trigger_id"))
+    if (
+        verdict == Verdict.DENY
+        and click.tenant.deny_reason_required
+        and click.change.status == ChangeStatus.PENDING
+    ):
+        # A decided change falls through to decide(), which says who was first.
+        return _open_reason_modal(click, token, trigger_id)
+    try:
+        return _decide(click, verdict)
+    except ReasonRequired:  # the switch went on since the read above
+        return _open_reason_modal(click, token, trigger_id)
+
+
+def _open_reason_modal(click: _Click, token: str, trigger_id: str) -> Reply:
+    """Ask for the deny's reason in a modal (views.open, inline: the trigger lives 3 s)."""
+    change = click.change
+    try:
+        check_reviewer(change, click.user, Via.SLACK)  # no form for who may not decide
+    except NotInReviewerGroup as exc:
+        return Reply("refused", f"Not recorded: {escape_mrkdwn(exc)}.")
+    change = SecurityGroupChange.objects.get(pk=change.pk, tenant_id=click.tenant.pk)
+    metadata = json.dumps({"change": change.pk, "token": token}, separators=(",", ":"))
+    fallback = (
+        f"Deny it with your reason on <{detail_url(change)}|the change page>. Nothing was recorded."
+    )
+    if not trigger_id:
+        return Reply("refused", f"Slack sent no trigger to open the reason form. {fallback}")
+    try:
+        SlackTransport(click.tenant, timeout_s=VIEWS_OPEN_TIMEOUT_S).open_view(
+            trigger_id, deny_reason_view(change, metadata)
+        )
+    except TransportError as exc:
+        log.warning("views.open for change %s failed: %s", change.pk, exc)
+        return Reply("refused", f"The reason form could not be opened ({exc}). {fallback}")
+    return Reply("modal")
+
+
+def _submitted(payload: dict) -> tuple[int | None, str, str] | None:
+    """(change id, button token, reason) of a submitted reason modal; None for another view."""
+    view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
+    if view.get("callback_id") != DENY_REASON_CALLBACK:
+        return None
+    try:
+        metadata = json.loads(_str(view.get("private_metadata")) or "{}")
+    except ValueError:
+        metadata = {}
+    metadata = metadata if isinstance(metadata, dict) else {}
+    change_id = metadata.get("change")
+    change_id = change_id if isinstance(change_id, int) and not isinstance(change_id, bool) else 0
+    state = view.get("state") if isinstance(view.get("state"), dict) else {}
+    values = state.get("values") if isinstance(state.get("values"), dict) else {}
+    block = values.get(REASON_BLOCK) if isinstance(values.get(REASON_BLOCK), dict) else {}
+    field = block.get(REASON_ACTION) if isinstance(block.get(REASON_ACTION), dict) else {}
+    return change_id, _str(metadata.get("token")), _str(field.get("value"))
+
+
+def _handle_submission(payload: dict) -> Reply:
+    """The reason modal submitted: the same checks as a click, then decide(deny, reason)."""
+    submitted = _submitted(payload)
+    if submitted is None:
+        return Reply("ignored")
+    change_id, token, reason = submitted
+    team_id, slack_user_id, user = _who(payload)
+    # private_metadata is only a pointer: the token must be a button of the verified team's
+    # tenant, for this very change, and the submitter a linked approver there.
+    click = _authorize(token, Verdict.DENY, team_id, slack_user_id, user, change_id=change_id)
+    if isinstance(click, Reply):
+        return click
+    reason = reason.strip()
+    if not reason:
+        return Reply("invalid", errors={REASON_BLOCK: "Give a reason: a deny needs one here."})
+    if len(reason) > MAX_REASON:
+        return Reply("invalid", errors={REASON_BLOCK: f"At most {MAX_REASON} characters, please."})
+    return _decide(click, Verdict.DENY, reason)

@@ -77,13 +77,13 @@ class SlackTransport:
 
     timeout_s = 10
 
-    def __init__(self, tenant: Tenant):
+    def __init__(self, tenant: Tenant, *, timeout_s: float | None = None):
         self.tenant = tenant
         self.workspace = SlackWorkspace.of(tenant)
         self.client = WebClient(
             token=self.workspace.bot_token or None,
             base_url=settings.SLACK_API_URL,
-            timeout=self.timeout_s,
+            timeout=timeout_s or self.timeout_s,
             retry_handlers=[],  # retries are the Celery task's job, with backoff
         )
 
@@ -128,6 +128,11 @@ class SlackTransport:
             **kwargs,
         )
         return str(response["ts"])
+
+    def open_view(self, trigger_id: str, view: dict) -> str:
+        """Open a modal for the user whose click gave ``trigger_id`` (valid 3 s); its id."""
+        response = self._call(self.client.views_open, trigger_id=trigger_id, view=view)
+        return str((response.get("view") or {}).get("id", ""))
 
     @staticmethod
     def _call(method, **kwargs):

@@ -1,7 +1,10 @@
 """POST /slack/interactions/: Slack's interactivity request URL (signed, answers at once).
 
-No Slack API call happens here: message updates and ephemeral notes go through Celery
-after commit, so the answer comes well inside Slack's 3 seconds.
+Button clicks (``block_actions``) and the deny-reason modal's submission
+(``view_submission``) come here. Message updates and ephemeral notes go through Celery
+after commit, so the answer comes well inside Slack's 3 seconds; the one Slack call made
+while Slack waits is ``views.open`` for the reason modal (its trigger lives 3 s), capped
+at ``VIEWS_OPEN_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import json
 
 from django.db import OperationalError
-from django.http import HttpRequest, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from approvals.slack.blocks import REASON_BLOCK, notice_view
 from approvals.slack.interactions import Reply, handle_interaction
 from approvals.slack.links import response_url_allowed
 from approvals.slack.verify import slack_signed
@@ -25,6 +29,7 @@ BUSY = (
     "sgportal is busy with this change right now, so nothing was recorded. Click again in a moment."
 )
 LOCK_NOT_AVAILABLE = "55P03"
+BUSY_SUBMIT = "sgportal is busy with this change right now. Submit again in a moment."
 
 
 def _handle_within_deadline(payload: dict) -> Reply:
@@ -46,6 +51,8 @@ def interactions(request: HttpRequest) -> JsonResponse:
     except (KeyError, ValueError, UnicodeDecodeError):
         return JsonResponse({"error": "bad_payload"}, status=400)
     reply = _handle_within_deadline(payload)
+    if isinstance(payload, dict) and payload.get("type") == "view_submission":
+        return _submission_response(reply)
     body: dict = {"outcome": reply.outcome}
     if reply.text:
         # block_actions ignore the response body, so the note also goes via response_url.
@@ -54,3 +61,16 @@ def interactions(request: HttpRequest) -> JsonResponse:
             publish.enqueue("approvals.tasks.send_ephemeral", [response_url, reply.text])
         body.update(response_type="ephemeral", replace_original=False, text=reply.text)
     return JsonResponse(body)
+
+
+def _submission_response(reply: Reply) -> HttpResponse:
+    """A modal submission's answer: close it, show field errors, or say why not recorded."""
+    if reply.outcome == "ignored":
+        return HttpResponse(status=200)  # an empty 200 closes a view that is not ours
+    if reply.errors:
+        return JsonResponse({"response_action": "errors", "errors": reply.errors})
+    if reply.outcome == "busy":  # keep the modal and its reason: submitting again works
+        return JsonResponse({"response_action": "errors", "errors": {REASON_BLOCK: BUSY_SUBMIT}})
+    if reply.text:
+        return JsonResponse({"response_action": "update", "view": notice_view(reply.text)})
+    return JsonResponse({"response_action": "clear"})

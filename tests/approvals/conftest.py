@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from approvals.slack.blocks import DENY_REASON_CALLBACK, REASON_ACTION, REASON_BLOCK
 from sgportal.models import SlackIdentity
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
 
@@ -121,6 +122,42 @@ def post_signed(client, body: str, *, timestamp: int | None = None, signature: s
 
 def click(client, token: str, **kwargs):
     return post_signed(client, form_body(click_payload(token, **kwargs)))
+
+
+def submission_payload(
+    metadata: dict | str,
+    reason: str | None,
+    *,
+    team: str = "TACME0001",
+    user: str = "U0BOB0001",
+    callback_id: str = DENY_REASON_CALLBACK,
+) -> dict:
+    """A ``view_submission`` as Slack sends it when the reason modal's submit is pressed."""
+    values = {}
+    if reason is not None:
+        values = {REASON_BLOCK: {REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
+    return {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": "bob", "name": "bob", "team_id": team},
+        "api_app_id": "A0SGPORTAL",
+        "token": "verification-token-deprecated",
+        "trigger_id": "1234567890123.1234567890123.fedcba",
+        "view": {
+            "id": "V0MODAL001",
+            "team_id": team,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": metadata if isinstance(metadata, str) else json.dumps(metadata),
+            "state": {"values": values},
+            "hash": "1789372830.abcdef",
+        },
+        "response_urls": [],
+    }
+
+
+def submit(client, metadata, reason, **kwargs):
+    return post_signed(client, form_body(submission_payload(metadata, reason, **kwargs)))
 
 
 @pytest.fixture(autouse=True)

@@ -125,19 +125,16 @@ def test_api_deny_without_reason_when_the_switch_is_off(client, tokens, change, 
 # --- Slack -----------------------------------------------------------------------------
 
 
-def test_a_slack_deny_click_points_to_the_change_page(client, tenant, approver, message, settings):
-    settings.SITE_URL = "https://sgportal.example.com"
+def test_a_slack_deny_click_asks_for_the_reason_in_a_modal(
+    client, tenant, approver, message, slack, slack_tenant
+):
+    """The switch on: Deny opens the reason modal (tests/approvals/test_slack_deny_modal.py
+    has the rest); nothing is recorded until it is submitted with a reason."""
     link(approver, tenant, "U0BOB0001")
-    response = click(client, message.action_token, action="deny")
-    body = response.json()
-    assert body["outcome"] == "refused"
-    assert body["response_type"] == "ephemeral" and body["replace_original"] is False
-    assert "requires a reason for every deny" in body["text"]
-    url = f"https://sgportal.example.com/changes/{message.change_id}/"
-    assert f"<{url}|the change page>" in body["text"]
+    assert click(client, message.action_token, action="deny").json() == {"outcome": "modal"}
+    assert len(slack.calls_to("views.open")) == 1
     _nothing_decided(message.change)
-    refusal = AuditEntry.objects.get(action=AuditAction.DECISION_REFUSED)
-    assert refusal.via == "slack" and refusal.actor_id == approver.pk
+    assert not AuditEntry.objects.exists()
     # Approve still works from Slack.
     assert click(client, message.action_token, action="approve").json()["outcome"] == "decided"
 

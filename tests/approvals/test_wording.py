@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from approvals import wording
-from approvals.slack.blocks import build_blocks
+from approvals.slack.blocks import build_blocks, deny_reason_view
 from ingestion.rules import Rule
 from remediation import inventory
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
@@ -112,12 +112,14 @@ def test_a_modify_that_opens_ssh_to_the_world_is_critical(account):
         ("DeleteSecurityGroup", "Nothing will be reverted"),
     ],
 )
-def test_the_deny_confirmation_says_what_denying_does(account, event_name, effect):
+def test_the_deny_confirmation_says_what_denying_does(account, event_name, effect, reasonless_deny):
     change = ChangeFactory(account=account, event_name=event_name)
     message = SlackMessageFactory(change=change, channel="C1", ts="1.1", status="posted")
     actions = next(b for b in build_blocks(message) if b["type"] == "actions")
     deny = next(e for e in actions["elements"] if e["action_id"] == "deny")
     assert effect in deny["confirm"]["text"]["text"]
+    # The reason modal (the switch on) says the same.
+    assert effect in str(deny_reason_view(change, "{}")["blocks"])
     assert "The rules will be removed from the security group." not in str(actions)
     reverts = event_name not in {"CreateSecurityGroup", "DeleteSecurityGroup"}
     assert (deny["text"]["text"] == "Deny (revert)") is reverts

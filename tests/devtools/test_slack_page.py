@@ -15,7 +15,15 @@ from approvals.models import Decision, SlackMessage, Verdict, Via
 from approvals.slack.blocks import build_blocks
 from approvals.slack.delivery import deliver, refresh
 from approvals.slack.verify import signature_ok
-from devtools.slack_page import Message, Workspace, mrkdwn, render_page, sign, signed_request
+from devtools.slack_page import (
+    Message,
+    User,
+    Workspace,
+    mrkdwn,
+    render_page,
+    sign,
+    signed_request,
+)
 from devtools.slack_standin import SlackStandin
 from sgportal.models import AuditAction, AuditEntry
 from tests.approvals.factories import ChangeFactory, SlackMessageFactory
@@ -37,8 +45,9 @@ def _post_form(url: str, data: dict) -> int:
 
 @pytest.fixture
 def slack_tenant(tenant):
-    tenant.slack_bot_token = "xoxb-TACME0001-page"  # noqa: S105
-    tenant.save(update_fields=["slack_bot_token"])
+    workspace = tenant.slack_workspace
+    workspace.bot_token = "xoxb-TACME0001-page"  # noqa: S105
+    workspace.save(update_fields=["bot_token"])
     return tenant
 
 
@@ -52,7 +61,9 @@ def _posted_message(slack_tenant, account, **change) -> SlackMessage:
     return message
 
 
-def test_the_page_renders_sgportal_blocks_as_slack_would(slack, slack_tenant, account):
+def test_the_page_renders_sgportal_blocks_as_slack_would(
+    slack, slack_tenant, account, reasonless_deny
+):
     message = _posted_message(
         slack_tenant,
         account,
@@ -75,6 +86,87 @@ def test_the_page_renders_sgportal_blocks_as_slack_would(slack, slack_tenant, ac
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>x</b>" not in page
     assert f'data-ts="{message.ts}"' in page and "(edited)" not in page
+
+
+@pytest.fixture
+def reasonless_deny(tenant):
+    """The tenant's deny_reason_required off: Deny has Slack's confirm dialog, no modal."""
+    type(tenant).objects.filter(pk=tenant.pk).update(deny_reason_required=False)
+    return tenant
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deny_opens_the_reason_modal_and_its_submission_decides(
+    live_server, settings, slack_tenant, account, approver, viewer
+):
+    """The switch on (the default): Deny has no confirm dialog; sgportal opens its modal
+    through the stand-in's views.open, the page shows it with the text box, and submitting
+    sends a signed view_submission: an empty reason is sent back as a field error, a reason
+    denies."""
+    settings.SLACK_SIGNING_SECRET = SECRET
+    for user, slack_id in ((approver, "U0DEMOREV1"), (viewer, "U0DEMOVIEW")):
+        SlackIdentityFactory(
+            tenant=slack_tenant, slack_user_id=slack_id, user=user, verified_at=timezone.now()
+        )
+    with SlackStandin(
+        interactions_url=f"{live_server.url}/slack/interactions/",
+        signing_secret=SECRET,
+        team_id=slack_tenant.slack_workspace.team_id,
+    ) as standin:
+        settings.SLACK_API_URL = standin.base_url
+        settings.SLACK_RESPONSE_URL_HOSTS = [standin.origin]
+        standin.workspace.users.append(User("U0DEMOVIEW", "viewer"))
+        message = _posted_message(slack_tenant, account)
+        page = _get(standin.page_url)
+        assert 'data-action="deny"' in page and '<dialog id="confirm-' not in page
+        assert '<dialog class="modal"' not in page
+
+        form = {"channel": message.channel, "ts": message.ts, "action_id": "deny"}
+        assert _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"}) == 200
+        assert '"outcome": "modal"' in standin.workspace.last_click
+        [opened] = standin.calls_to("views.open")
+        assert opened.token == slack_tenant.slack_workspace.bot_token
+        [modal] = standin.workspace.modals
+        assert modal.user_id == "U0DEMOREV1"  # the trigger of this user's click
+        page = _get(standin.page_url)
+        assert '<dialog class="modal"' in page and "Deny change" in page
+        assert '<textarea name="input:reason"' in page and 'maxlength="1000"' in page
+        assert f'data-submit="{modal.id}"' in page and ">Deny and revert</button>" in page
+        assert not Decision.objects.exists()
+
+        # Whitespace only: sgportal answers errors, the page shows them, the modal stays.
+        submit_url = f"{standin.page_url}_submit"
+        assert _post_form(submit_url, {"view_id": modal.id, "input:reason": "  "}) == 200
+        assert standin.workspace.modals == [modal] and "reason" in modal.errors["reason"]
+        assert 'class="field-error"' in _get(standin.page_url)
+        assert not Decision.objects.exists()
+
+        _post_form(submit_url, {"view_id": modal.id, "input:reason": "SSH to the world"})
+        assert '"response_action": "clear"' in standin.workspace.last_click
+        assert standin.workspace.modals == []
+        decision = Decision.objects.get(change=message.change_id)
+        assert (decision.verdict, decision.via, decision.user, decision.reason) == (
+            Verdict.DENY,
+            Via.SLACK,
+            approver,
+            "SSH to the world",
+        )
+        assert '<dialog class="modal"' not in _get(standin.page_url)
+
+        # A viewer: no modal, a private note instead; nothing decided.
+        second = _posted_message(slack_tenant, account, event_id="second-event")
+        form = {"channel": second.channel, "ts": second.ts, "action_id": "deny"}
+        _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOVIEW"})
+        assert '"outcome": "refused"' in standin.workspace.last_click
+        assert standin.workspace.modals == [] and len(standin.calls_to("views.open")) == 1
+
+        # Cancel closes a modal without telling sgportal.
+        _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"})
+        [cancelled] = standin.workspace.modals
+        calls = len(standin.calls)
+        _post_form(f"{standin.page_url}_close", {"view_id": cancelled.id})
+        assert standin.workspace.modals == [] and len(standin.calls) == calls
+        assert not Decision.objects.filter(change=second.change_id).exists()
 
 
 def test_mrkdwn_formatting_links_dates_and_emoji():
@@ -131,7 +223,7 @@ def test_a_click_sends_a_signed_request_that_sgportal_accepts(
     with SlackStandin(
         interactions_url=f"{live_server.url}/slack/interactions/",
         signing_secret=SECRET,
-        team_id=slack_tenant.slack_team_id,
+        team_id=slack_tenant.slack_workspace.team_id,
     ) as standin:
         settings.SLACK_API_URL = standin.base_url
         settings.SLACK_RESPONSE_URL_HOSTS = [standin.origin]
@@ -162,14 +254,14 @@ def test_a_click_sends_a_signed_request_that_sgportal_accepts(
         assert not Decision.objects.filter(change=second.change_id).exists()
 
         # The outsider's workspace clicking this tenant's button: refused, nothing decided.
-        standin.workspace.team_id = other_tenant.slack_team_id
+        standin.workspace.team_id = other_tenant.slack_workspace.team_id
         _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"})
         assert '"outcome": "refused"' in standin.workspace.last_click
         assert not Decision.objects.filter(change=second.change_id).exists()
         assert not Decision.objects.filter(user=outsider).exists()
 
         # A wrong signing secret: sgportal refuses the request itself.
-        standin.workspace.team_id = slack_tenant.slack_team_id
+        standin.workspace.team_id = slack_tenant.slack_workspace.team_id
         standin.workspace.signing_secret = "not-the-apps-secret"  # noqa: S105
         _post_form(f"{standin.page_url}_click", {**form, "user": "U0DEMOREV1"})
         assert "sgportal answered 401" in standin.workspace.last_click

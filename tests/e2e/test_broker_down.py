@@ -101,7 +101,7 @@ def test_a_click_is_answered_and_recorded_while_the_broker_is_down(
     workspace.bot_token = "xoxb-acme-bot-token"
     workspace.status = "ok"
     workspace.save()
-    tenant.deny_reason_required = False  # a Slack Deny button carries no reason
+    tenant.deny_reason_required = False  # Deny decides at the click (no reason modal)
     tenant.save(update_fields=["deny_reason_required"])
     link(approver, tenant, "U0BOB0001")
     change = ChangeFactory(account=account)

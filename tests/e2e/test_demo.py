@@ -45,7 +45,11 @@ def test_the_demo_runs_a_change_from_arrival_to_revert(tmp_path):
     assert re.search(r"smoke: changes through EventBridge: [1-9]\d*, stored another way: 0", out)
     if (ROOT / "ingestion" / "trail.py").exists():
         assert re.search(r"smoke: changes through the trail .*: [1-9]", out), out
-    # Deny clicked in Chromium on the Slack stand-in's page: reverted in the emulator.
+    # Deny clicked in Chromium on the Slack stand-in's page: the demo tenant requires a
+    # reason, so sgportal opens its modal; a blank reason is refused there, a typed one
+    # denies, and the change is reverted in the emulator.
+    assert "smoke: a blank reason was refused in the modal: 'Give a reason" in out, out
+    assert "smoke: the modal closed: True" in out, out
     assert re.search(
         r"smoke: denied change \d+ on the Slack stand-in: Reverted after [\d.]+ s; "
         r"its rule is gone from the emulator: True",

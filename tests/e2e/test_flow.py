@@ -1,8 +1,8 @@
 """The whole flow with real components: a security-group change made in the AWS emulator
 (moto server) -> its CloudTrail record through the parser and store -> policy -> a real
-Celery worker posts to the Slack stand-in -> a Slack-signed Deny click -> the worker
-reverts in the member account -> the Slack message shows the outcome -> the audit chain
-holds every step."""
+Celery worker posts to the Slack stand-in -> a Slack-signed Deny click, its reason modal
+(views.open) and the signed view_submission -> the worker reverts in the member account
+-> the Slack message shows the outcome -> the audit chain holds every step."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ingestion.parser import parse_record
 from ingestion.store import own_role_arns, store_changes
 from sgportal.audit import verify_chain
 from sgportal.models import AuditAction, AuditEntry
-from tests.approvals.conftest import SIGNING_SECRET, click, link
+from tests.approvals.conftest import SIGNING_SECRET, click, link, submit
 from tests.e2e.worker import (
     database_url,
     kill_worker,
@@ -78,8 +78,7 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
     workspace.bot_token = "xoxb-acme-bot-token"
     workspace.status = "ok"
     workspace.save()
-    tenant.deny_reason_required = False  # a Slack Deny button carries no reason
-    tenant.save(update_fields=["deny_reason_required"])
+    assert tenant.deny_reason_required  # the default: a deny needs a reason, Slack asks it
     link(approver, tenant, "U0BOB0001")
     link(outsider, other_tenant, "U0MALLORY")
 
@@ -116,11 +115,18 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
     change.refresh_from_db()
     assert change.status == ChangeStatus.PENDING
 
-    # 5. The approver clicks Deny in Slack.
+    # 5. The approver clicks Deny in Slack: sgportal opens the reason modal; they submit it.
     response = click(
         client, token, action="deny", team=tenant.slack_workspace.team_id, user="U0BOB0001"
     )
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.json() == {"outcome": "modal"}
+    [opened] = slack.calls_to("views.open")
+    view = opened.body["view"]
+    metadata = json.loads((json.loads(view) if isinstance(view, str) else view)["private_metadata"])
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.PENDING  # nothing decided until it is submitted
+    submitted = submit(client, metadata, "SSH open to the world", user="U0BOB0001")
+    assert submitted.json() == {"response_action": "clear"}
 
     # 6. The worker reverts it in the member account and reports back to Slack.
     def reverted():
@@ -138,6 +144,8 @@ def test_a_denied_change_is_reverted_and_reported_everywhere(
 
     decision = Decision.objects.get(change=change)
     assert (decision.verdict, decision.via, decision.user) == ("deny", "slack", approver)
+    assert decision.reason == "SSH open to the world"
+    assert any("SSH open to the world" in json.dumps(c.body) for c in reported())
     actions = list(AuditEntry.objects.filter(tenant=tenant).values_list("action", flat=True))
     for expected in (
         AuditAction.DECIDE,

@@ -24,7 +24,8 @@ def test_it_refuses_outside_the_demo_and_changes_nothing(db, settings):
 def test_it_seeds_the_demo_when_asked_to(db, settings):
     settings.SGPORTAL_DEMO = True
     call_command("seed_demo")
-    assert Tenant.objects.get(slug="demo")
+    # The demo requires a reason for every deny (the default): Slack's Deny opens the modal.
+    assert Tenant.objects.get(slug="demo").deny_reason_required is True
     reviewer = Membership.objects.get(user__username="reviewer").user
     assert reviewer.check_password("sgportal-demo")
 

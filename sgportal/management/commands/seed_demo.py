@@ -77,8 +77,7 @@ class Command(BaseCommand):
     def _seed(self, slug: str) -> None:
         tenant, _ = Tenant.objects.update_or_create(
             slug=slug,
-            # Slack has no reason box yet: the stand-in's Deny button must still revert.
-            defaults={"name": "Demo Organization", "deny_reason_required": False},
+            defaults={"name": "Demo Organization"},
         )
         from approvals.models import SlackWorkspace  # the demo's Slack (the stand-in's)
 
