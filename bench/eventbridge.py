@@ -1,7 +1,8 @@
 """Benchmark: POST /ingest/eventbridge/<tenant>/ under 50 concurrent senders, and event
 received -> Slack message posted through a real worker (issue 12, "Speed").
 
-    scripts/with-services .venv/bin/python bench/eventbridge.py [--senders 50] [--rounds 3] [--single 20]
+    scripts/with-services .venv/bin/python bench/eventbridge.py [--senders 50] [--rounds 3]
+        [--single 20]
 
 Against the PostgreSQL and Redis that ``scripts/with-services`` starts: migrates, seeds a
 tenant with an EventBridge secret and a Slack workspace pointing at the local Slack
