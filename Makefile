@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := postgresql redis-server redis-tools chromium xmlsec1
+APT_PACKAGES := postgresql redis-server redis-tools chromium xmlsec1 docker-compose
 
 .PHONY: help demo demo-reset test lint fmt system-deps venv bench clean
 
@@ -23,6 +23,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

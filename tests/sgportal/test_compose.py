@@ -344,3 +344,45 @@ def test_an_empty_required_secret_file_stops_start_up_naming_it(stack_env, tmp_p
     result = run(["python", "manage.py", "check"], stack_env, timeout=60)
     assert result.returncode != 0
     assert named in result.stderr.splitlines()[-1], result.stderr[-1500:]
+
+
+REQUIRED = {
+    "ALLOWED_HOSTS": "sgportal.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://sgportal.example.com",
+    "SITE_URL": "https://sgportal.example.com",
+    "SGPORTAL_AWS_PRINCIPAL": "arn:aws:iam::123456789012:role/sgportal",
+}
+
+
+def compose_config(tmp_path, **environ: str) -> subprocess.CompletedProcess:
+    """``docker-compose config`` (Debian's docker-compose, no daemon needed): Compose's own
+    validation and interpolation of the file, secrets from a scratch directory."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(exist_ok=True)
+    for name in COMPOSE["secrets"]:
+        (secrets / name).write_text("x\n")
+    env = {"PATH": os.environ["PATH"], "SGPORTAL_SECRETS_DIR": str(secrets), **environ}
+    return subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path):
+    result = compose_config(tmp_path, **REQUIRED)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert set(rendered["services"]) == set(COMPOSE["services"])
+    web = rendered["services"]["web"]["environment"]
+    assert web["ALLOWED_HOSTS"] == "sgportal.example.com" and web["DEBUG"] == "0"
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_docker_compose_config_refuses_a_missing_required_setting(tmp_path, missing):
+    result = compose_config(tmp_path, **{k: v for k, v in REQUIRED.items() if k != missing})
+    assert result.returncode != 0
+    assert f"set {missing}" in result.stderr
