@@ -218,13 +218,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def block_actions_payload(
-    workspace: Workspace, message: Message, action: dict, block_id: str, user: User
-) -> dict:
-    """The ``block_actions`` payload Slack sends when ``user`` clicks ``action``."""
-    now = f"{time.time():.6f}"
+def _sender(workspace: Workspace, user: User) -> dict:
+    """Who sends an interaction, as every Slack interaction payload names them."""
     return {
-        "type": "block_actions",
         "user": {
             "id": user.id,
             "username": user.username,
@@ -233,6 +229,17 @@ def block_actions_payload(
         },
         "api_app_id": "A0DEMOAPP1",
         "token": "legacy-verification-token-unused",
+    }
+
+
+def block_actions_payload(
+    workspace: Workspace, message: Message, action: dict, block_id: str, user: User
+) -> dict:
+    """The ``block_actions`` payload Slack sends when ``user`` clicks ``action``."""
+    now = f"{time.time():.6f}"
+    return {
+        "type": "block_actions",
+        **_sender(workspace, user),
         "container": {
             "type": "message",
             "message_ts": message.ts,
@@ -331,14 +338,7 @@ def view_submission_payload(workspace: Workspace, modal: Modal, values: dict) ->
     return {
         "type": "view_submission",
         "team": {"id": workspace.team_id, "domain": workspace.team_domain},
-        "user": {
-            "id": user.id,
-            "username": user.username,
-            "name": user.username,
-            "team_id": workspace.team_id,
-        },
-        "api_app_id": "A0DEMOAPP1",
-        "token": "legacy-verification-token-unused",
+        **_sender(workspace, user),
         "trigger_id": workspace.new_trigger(user),
         "view": {
             **{k: v for k, v in modal.view.items() if k != "blocks"},

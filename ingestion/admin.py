@@ -150,6 +150,18 @@ class EventBridgeSourceInline(SourceInline):
         )
 
 
+TRAIL_COUNTERS = (
+    "files_read",
+    "records_scanned",
+    "last_file_at",
+    "files_skipped",
+    "skipped_test_events",
+    "skipped_digests",
+    "skipped_not_cloudtrail",
+    "dead_letters",
+)
+
+
 class TrailSourceInline(SourceInline):
     model = TrailSource
     fields = [
@@ -159,26 +171,10 @@ class TrailSourceInline(SourceInline):
         "read_role_arn",
         "bucket",
         "prefix",
-        "files_read",
-        "records_scanned",
-        "last_file_at",
-        "files_skipped",
-        "skipped_test_events",
-        "skipped_digests",
-        "skipped_not_cloudtrail",
-        "dead_letters",
+        *TRAIL_COUNTERS,
         *HEALTH,
     ]
-    extra_readonly = (
-        "files_read",
-        "records_scanned",
-        "last_file_at",
-        "files_skipped",
-        "skipped_test_events",
-        "skipped_digests",
-        "skipped_not_cloudtrail",
-        "dead_letters",
-    )
+    extra_readonly = TRAIL_COUNTERS
 
     @admin.display(description="dead letters")
     def dead_letters(self, obj) -> int | str:
