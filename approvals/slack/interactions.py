@@ -314,6 +314,8 @@ def _open_reason_modal(click: _Click, token: str, trigger_id: str) -> Reply:
         )
     except TransportError as exc:
         log.warning("views.open for change %s failed: %s", change.pk, exc)
+        if exc.settings_broken:  # a revoked or wrong token: what delivery would find too
+            SlackWorkspace.of(click.tenant).mark_broken(str(exc))
         return Reply("refused", f"The reason form could not be opened ({exc}). {fallback}")
     return Reply("modal")
 

@@ -99,6 +99,25 @@ def test_if_the_modal_cannot_open_the_click_points_to_the_change_page(
     nothing_decided(message.change)
 
 
+def test_a_revoked_token_at_the_modal_marks_the_workspace_broken(
+    client, bob, message, slack, slack_tenant, other_tenant
+):
+    from approvals.models import SlackStatus, SlackWorkspace
+
+    slack.fail_next("views.open", error="token_revoked")
+    body = click(client, message.action_token, action="deny").json()
+    assert body["outcome"] == "refused" and "token_revoked" in body["text"]
+    nothing_decided(message.change)
+    workspace = SlackWorkspace.objects.get(tenant=slack_tenant)
+    assert workspace.status == SlackStatus.BROKEN and "token_revoked" in workspace.error
+    assert SlackWorkspace.of(other_tenant).status != SlackStatus.BROKEN  # Globex untouched
+    # An expired trigger is the click's problem, not the settings': nothing marked.
+    workspace.mark_ok()
+    slack.fail_next("views.open", error="expired_trigger_id")
+    click(client, message.action_token, action="deny")
+    assert SlackWorkspace.objects.get(tenant=slack_tenant).status == SlackStatus.OK
+
+
 def test_a_viewer_gets_no_modal(client, viewer, tenant, message, slack, slack_tenant):
     link(viewer, tenant, "U0CAROL01")
     body = click(client, message.action_token, action="deny", user="U0CAROL01").json()
