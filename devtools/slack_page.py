@@ -232,6 +232,18 @@ def _sender(workspace: Workspace, user: User) -> dict:
     }
 
 
+def _send(workspace: Workspace, payload: dict) -> tuple[int, str]:
+    """POST a signed interaction to sgportal: (HTTP status, body); status 0 if unreachable."""
+    request = signed_request(workspace.signing_secret, workspace.interactions_url, payload)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
 def block_actions_payload(
     workspace: Workspace, message: Message, action: dict, block_id: str, user: User
 ) -> dict:
@@ -304,14 +316,7 @@ def click(workspace: Workspace, channel: str, ts: str, action_id: str, user_id: 
         button, block_id = found
         user = workspace.user(user_id)
         payload = block_actions_payload(workspace, message, button, block_id, user)
-        request = signed_request(workspace.signing_secret, workspace.interactions_url, payload)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                status, answer = response.status, response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status, answer = exc.code, exc.read().decode("utf-8", "replace")
-        except OSError as exc:
-            status, answer = 0, str(exc)
+        status, answer = _send(workspace, payload)
         label = _plain(button.get("text", {}))
         outcome = f"{user.username} clicked {label!r}: sgportal answered {status} {answer[:300]}"
     with workspace.lock:
@@ -366,14 +371,7 @@ def submit(workspace: Workspace, view_id: str, values: dict) -> str:
         outcome = "Not sent: the stand-in has no interactivity URL or signing secret."
     else:
         payload = view_submission_payload(workspace, modal, values)
-        request = signed_request(workspace.signing_secret, workspace.interactions_url, payload)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                status, answer = response.status, response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status, answer = exc.code, exc.read().decode("utf-8", "replace")
-        except OSError as exc:
-            status, answer = 0, str(exc)
+        status, answer = _send(workspace, payload)
         _apply_response(workspace, modal, status, answer)
         title = _plain(modal.view.get("title", {}))
         user = workspace.user(modal.user_id).username
