@@ -2,6 +2,12 @@
 
 Only the network boundary lives here (boto3); what to do with the records is the
 poller's job. Sleeping is injectable so tests never wait.
+
+Retries happen inside botocore, not in a loop around its calls: ``LakeClient`` puts its
+handler on the client's ``needs-retry`` hook (where botocore's own retry modes live). The
+handler asks botocore's standard retry conditions (throttling, transient and modeled
+retryable errors, connection errors) and adds Lake's own retryable codes, chiefly
+``MaxConcurrentQueriesException``, a quota error that standard mode does not retry.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import UTC, datetime
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.retries import standard
 
 from ingestion.models import EventName
 from sgportal import validators
@@ -29,16 +36,18 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 EVENT_NAMES = tuple(EventName.values)  # what the Lake query asks for
 DONE_STATUSES = {"FINISHED", "FAILED", "CANCELLED", "TIMED_OUT"}
-RETRYABLE_CODES = {
+# Retried beyond botocore's standard conditions (which already cover the throttling codes
+# and HTTP 5xx): Lake's quota on running queries, and 4xx-coded service failures.
+LAKE_RETRYABLE_CODES = {
     "MaxConcurrentQueriesException",
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
     "ServiceUnavailableException",
     "InternalServerError",
     "InternalFailure",
 }
+# botocore registers its retry handler on needs-retry.<service> under this id (legacy and
+# standard modes alike); LakeClient replaces it so exactly one handler decides.
+_RETRY_HANDLER_ID = "retry-config-cloudtrail"
+_RETRY_EVENTS = standard.RetryEventAdapter()
 PAGE_SIZE = 1000  # MaxQueryResults: 1-1000
 
 
@@ -115,13 +124,13 @@ class ResultPage:
 
 @dataclass
 class LakeClient:
-    """Runs one Lake query and streams its pages; retries throttling with backoff."""
+    """Runs one Lake query and streams its pages; botocore retries its calls with backoff."""
 
     client: object  # a botocore CloudTrail client
     owner_account_id: str = ""
     sleep: Callable[[float], None] = time.sleep
     max_wait_s: float = 600.0
-    max_attempts: int = 6
+    max_attempts: int = 6  # tries per call in all, the first included (as botocore counts)
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
     page_size: int = PAGE_SIZE
@@ -133,24 +142,48 @@ class LakeClient:
         self._owner = (
             {"EventDataStoreOwnerAccountId": self.owner_account_id} if self.owner_account_id else {}
         )
+        self._install_retries()
 
-    # -- calls with retry -----------------------------------------------------------------
+    # -- retries, inside botocore ---------------------------------------------------------
+    def _install_retries(self) -> None:
+        """Make this object the client's one retry handler (see the module docstring)."""
+        events = self.client.meta.events
+        event = f"needs-retry.{self.client.meta.service_model.service_id.hyphenize()}"
+        events.unregister(event, unique_id=_RETRY_HANDLER_ID)
+        events.register(event, self._needs_retry, unique_id=_RETRY_HANDLER_ID)
+
+    def _needs_retry(self, **kwargs) -> float | None:
+        """botocore's needs-retry hook: None to stop, else how long botocore should wait.
+
+        The wait happens here, through the injectable ``sleep``; botocore is told to retry
+        at once (0), so the delay is neither doubled nor real in tests."""
+        context = _RETRY_EVENTS.create_retry_context(**kwargs)
+        retry = self._retryable(context)
+        _RETRY_EVENTS.adapt_retry_response_from_context(context)  # e.g. MaxAttemptsReached
+        if not retry:
+            return None
+        delay = min(self.max_delay_s, self.base_delay_s * 2 ** (context.attempt_number - 1))
+        reason = context.get_error_code() or type(context.caught_exception).__name__
+        logger.info(
+            "Lake %s: %s, retry %d in %.1fs",
+            context.operation_model.name,
+            reason,
+            context.attempt_number,
+            delay,
+        )
+        self.sleep(delay)
+        return 0
+
+    def _retryable(self, context: standard.RetryContext) -> bool:
+        if standard.StandardRetryConditions(max_attempts=self.max_attempts).is_retryable(context):
+            return True
+        return (
+            context.attempt_number < self.max_attempts
+            and context.get_error_code() in LAKE_RETRYABLE_CODES
+        )
+
     def _call(self, operation: str, **params) -> dict:
-        method = getattr(self.client, operation)
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return method(**params, **self._owner)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code not in RETRYABLE_CODES or attempt == self.max_attempts:
-                    raise
-                delay = self._delay(attempt)
-                logger.info("Lake %s: %s, retry %d in %.1fs", operation, code, attempt, delay)
-                self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _delay(self, attempt: int) -> float:
-        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return getattr(self.client, operation)(**params, **self._owner)
 
     # -- the query lifecycle --------------------------------------------------------------
     def start(self, statement: str) -> str:
@@ -234,7 +267,7 @@ def lake_client_for(
     client = session.client(
         "cloudtrail",
         region_name=region,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10),
+        config=Config(connect_timeout=10),  # retries: LakeClient's handler (module docstring)
     )
     return LakeClient(
         client=client,

@@ -1,4 +1,4 @@
-"""Shared helpers for the ingestion tests: fixtures on disk and a stubbed Lake client."""
+"""Shared helpers for the ingestion tests: fixtures on disk and a Lake client on a stub wire."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import botocore.session
-from botocore.stub import Stubber
 
 from ingestion.lake import LakeClient
+from tests.ingestion.lake_wire import LakeWire
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cloudtrail"
 OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -122,14 +122,15 @@ class FakeSleep:
 
 
 def stubbed_lake(*, owner_account_id: str = "", max_wait_s: float = 600.0):
-    """A LakeClient over a real botocore CloudTrail client with a Stubber on it."""
+    """A LakeClient over a real botocore CloudTrail client, answered by a LakeWire (so
+    botocore parses every answer and retries through the client's retry handler)."""
     client = botocore.session.get_session().create_client(
         "cloudtrail",
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    stubber = Stubber(client)
+    stubber = LakeWire(client)
     sleep = FakeSleep()
     lake = LakeClient(
         client=client, owner_account_id=owner_account_id, sleep=sleep, max_wait_s=max_wait_s
@@ -138,7 +139,7 @@ def stubbed_lake(*, owner_account_id: str = "", max_wait_s: float = 600.0):
 
 
 def expect_query(
-    stubber: Stubber,
+    stubber: LakeWire,
     pages: list[dict],
     *,
     query_id: str = QID,

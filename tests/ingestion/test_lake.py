@@ -17,7 +17,16 @@ from ingestion.lake import (
     lake_client_for,
 )
 from ingestion.models import LakeSource
-from tests.ingestion.helpers import FIXTURES, QID, expect_query, load, stubbed_lake
+from tests.ingestion.helpers import (
+    FIXTURES,
+    QID,
+    FakeSleep,
+    expect_query,
+    load,
+    results_page,
+    stubbed_lake,
+)
+from tests.ingestion.lake_wire import LakeWire
 
 STORE_ARN = (
     "arn:aws:cloudtrail:us-east-1:333333333333:eventdatastore/4f1d2c3b-a5e6-4789-8abc-0d1e2f3a4b5c"
@@ -137,6 +146,46 @@ def test_it_gives_up_after_max_attempts_and_does_not_retry_other_errors():
     with stubber, pytest.raises(ClientError):
         lake.start("SELECT nonsense")
     assert sleep.calls == []
+
+
+def test_botocore_retries_connection_errors_and_server_errors_through_the_same_handler():
+    lake, wire, sleep = stubbed_lake()
+    wire.add_connection_error("get_query_results")
+    wire.add_client_error("get_query_results", "InternalServerError", http_status_code=500)
+    wire.add_response("get_query_results", results_page([]))
+    with wire:
+        assert [page.events for page in lake.pages(QID)] == [[]]
+    wire.assert_no_pending_responses()
+    assert [operation for operation, _ in wire.requests] == ["GetQueryResults"] * 3
+    assert sleep.calls == [1.0, 2.0]
+
+
+def test_one_handler_decides_retries_on_the_client_lake_client_for_builds(tenant):
+    """botocore's own retry handler is replaced, not stacked: persistent throttling costs
+    exactly max_attempts requests (a loop around botocore's 3 tries once cost 6 x 3), and
+    every wait is the LakeClient's."""
+    LakeSource.objects.create(tenant=tenant, region="us-east-1")
+    sleep = FakeSleep()
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    lake = lake_client_for(tenant, sleep=sleep, session=session)
+    wire = LakeWire(lake.client)
+    for _ in range(lake.max_attempts):
+        wire.add_client_error("start_query", "ThrottlingException")
+    wire.add_client_error("start_query", "MaxConcurrentQueriesException")
+    wire.add_response("start_query", {"QueryId": QID})
+    with wire, pytest.raises(ClientError) as raised:
+        lake.start("SELECT 1")
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert raised.value.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+    assert len(wire.requests) == lake.max_attempts == 6
+    assert sleep.calls == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+    sleep.calls.clear()
+    with wire:
+        assert lake.start("SELECT 1") == QID  # the quota error is retried too
+    assert sleep.calls == [1.0]
 
 
 def test_it_cancels_and_times_out_a_query_that_runs_too_long():

@@ -185,6 +185,32 @@ def test_an_error_on_a_later_page_keeps_what_was_stored_and_the_watermark(lake_t
     assert watermark(lake_tenant) == before
 
 
+def test_a_lake_outage_fails_the_run_after_botocores_retries_and_the_next_tick_recovers(
+    lake_tenant,
+):
+    before = datetime(2026, 9, 14, 10, 30, tzinfo=UTC)
+    set_watermark(lake_tenant, before)
+    lake, wire, sleep = stubbed_lake()
+    for _ in range(lake.max_attempts - 1):
+        wire.add_connection_error("start_query")
+    wire.add_client_error("start_query", "ServiceUnavailableException", http_status_code=503)
+    with wire, time_machine.travel(NOW, tick=False):
+        run = poll_tenant(lake_tenant, lake=lake)
+    wire.assert_no_pending_responses()
+    assert run.status == PollStatus.FAILED
+    assert "ServiceUnavailableException" in run.error
+    assert len(sleep.calls) == lake.max_attempts - 1
+    assert watermark(lake_tenant) == before
+    assert Change.objects.count() == 0
+
+    expect_query(wire, [results_page([_event(1, 40)])])
+    with wire, time_machine.travel(NOW, tick=False):
+        run = poll_tenant(lake_tenant, lake=lake)
+    assert run.status == PollStatus.SUCCEEDED
+    assert run.new_changes == 1
+    assert watermark(lake_tenant) > before
+
+
 def test_one_unparseable_record_does_not_stop_the_others(lake_tenant):
     set_watermark(lake_tenant, datetime(2026, 9, 14, 10, 30, tzinfo=UTC))
     lake, stubber, _ = stubbed_lake()
