@@ -43,6 +43,39 @@ PEOPLE = {
 }
 
 
+def provider_configuration(
+    base_url: str, *, issuer: str = "", scopes: tuple[str, ...] = ("openid", "profile", "email")
+) -> dict:
+    """pyop's provider configuration (the discovery document) of a loopback provider whose
+    endpoints are under ``base_url``: authorization code flow with PKCE, RS256 id_tokens.
+    Shared by the demo's provider and the tests' HTTPS one (tests/sgportal/sso_idps.py)."""
+    return {
+        "issuer": issuer or base_url,
+        "authorization_endpoint": f"{base_url}/authorize",
+        "token_endpoint": f"{base_url}/token",
+        "userinfo_endpoint": f"{base_url}/userinfo",
+        "jwks_uri": f"{base_url}/jwks",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "scopes_supported": list(scopes),
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": ["authorization_code"],
+        "claims_parameter_supported": True,
+    }
+
+
+def client_registration(client_secret: str, redirect_uris: list[str]) -> dict:
+    """pyop's registration of a confidential client (sgportal) for the code flow."""
+    return {
+        "client_secret": client_secret,
+        "redirect_uris": list(redirect_uris),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_post",
+    }
+
+
 class DemoOidcProvider:
     """pyop's Provider on http://host:port, with a page to choose who signs in."""
 
@@ -73,32 +106,15 @@ class DemoOidcProvider:
             }
             for uid, person in PEOPLE.items()
         }
-        config = {
-            # pyop checks that an issuer is HTTPS, as OpenID Connect asks of real ones; this
-            # loopback demo is plain HTTP (no certificate warning in the person's browser),
-            # so the issuer is switched to the http one right after that check (below).
-            "issuer": self.issuer.replace("http://", "https://", 1),
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/token",
-            "userinfo_endpoint": f"{self.issuer}/userinfo",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "scopes_supported": ["openid", "profile", "email", "groups"],
-            "code_challenge_methods_supported": ["S256"],
-            "grant_types_supported": ["authorization_code"],
-            "claims_parameter_supported": True,
-        }
-        clients = {
-            client_id: {
-                "client_secret": client_secret,
-                "redirect_uris": redirect_uris,
-                "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_post",
-            }
-        }
+        # pyop checks that an issuer is HTTPS, as OpenID Connect asks of real ones; this
+        # loopback demo is plain HTTP (no certificate warning in the person's browser), so
+        # the issuer is switched to the http one right after that check (below).
+        config = provider_configuration(
+            self.issuer,
+            issuer=self.issuer.replace("http://", "https://", 1),
+            scopes=("openid", "profile", "email", "groups"),
+        )
+        clients = {client_id: client_registration(client_secret, redirect_uris)}
         self.provider = Provider(
             RSAKey(key=RSA.generate(2048), alg="RS256", kid="demo-oidc"),
             config,

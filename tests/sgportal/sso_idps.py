@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from devtools.oidc_provider import client_registration, provider_configuration
+
 CALLBACK = "http://testserver/accounts/oidc/sso/login/callback/"
 
 
@@ -63,28 +65,9 @@ class OidcProvider:
         context.load_cert_chain(self.ca_bundle, key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.issuer = f"https://127.0.0.1:{self.server.server_address[1]}"
-        config = {
-            "issuer": self.issuer,
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/token",
-            "userinfo_endpoint": f"{self.issuer}/userinfo",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "scopes_supported": ["openid", "profile", "email"],
-            "code_challenge_methods_supported": ["S256"],
-            "grant_types_supported": ["authorization_code"],
-            "claims_parameter_supported": True,
-        }
-        client = {
-            "client_secret": secret,
-            "redirect_uris": [callback],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_post",
-        }
-        clients = {client_id: dict(client), "other-app": dict(client, client_secret="other")}
+        config = provider_configuration(self.issuer)
+        client = client_registration(secret, [callback])
+        clients = {client_id: client, "other-app": dict(client, client_secret="other")}
         provider_self = self
 
         class TestProvider(Provider):
