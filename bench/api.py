@@ -28,7 +28,6 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,22 +45,6 @@ STATUSES = [  # (status, weight out of 20)
     ("informational", 5),
 ]
 SENTINEL = {"page of 100": 50.0, "filtered": 200.0}  # ms, as Sentinel publishes them
-
-
-def scratch_database(url: str) -> tuple[str, str]:
-    import psycopg
-
-    name = f"sgportal_bench_api_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}")), name
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def status_case() -> str:
@@ -264,24 +247,13 @@ def main() -> int:
     if args.child:
         return run(args.n, args.requests)
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("bench/api.py needs DATABASE_URL=postgres://... (use scripts/with-services)")
-        return 2
-    scratch_url, name = scratch_database(url)
-    env = {**os.environ, "DATABASE_URL": scratch_url}
-    try:
-        subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"],
-            env=env,
-            check=True,
-            cwd=ROOT,
-        )
+    from scratch import scratch_database
+
+    with scratch_database("bench/api.py") as url:
         command = [sys.executable, __file__, "--child", "--n", str(args.n)]
         command += ["--requests", str(args.requests)]
+        env = {**os.environ, "DATABASE_URL": url}
         return subprocess.run(command, env=env, check=False, cwd=ROOT).returncode
-    finally:
-        drop_database(url, name)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -186,24 +185,6 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def scratch_database(url: str) -> tuple[str, str]:
-    """Create an empty database on the same server; return (its URL, its name)."""
-    import psycopg
-
-    name = f"sgportal_bench_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200_000, help="records in the large run")
@@ -217,19 +198,10 @@ def main() -> int:
         print(json.dumps(run_child(args.child, args.page)))
         return 0
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("bench/ingest.py needs DATABASE_URL=postgres://... (use scripts/with-services)")
-        return 2
-    scratch_url, name = scratch_database(url)
-    env = {**os.environ, "DATABASE_URL": scratch_url}
-    try:
-        subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"],
-            env=env,
-            check=True,
-            cwd=ROOT,
-        )
+    from scratch import scratch_database
+
+    with scratch_database("bench/ingest.py") as url:
+        env = {**os.environ, "DATABASE_URL": url}
         results = []
         for n in (args.n // 4, args.n):
             out = subprocess.run(
@@ -244,8 +216,6 @@ def main() -> int:
                 print(out.stderr, file=sys.stderr)
                 return out.returncode
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        drop_database(url, name)
 
     print(f"ingest benchmark: parse + dedup bulk upsert into PostgreSQL, pages of {args.page}")
     print("events/s: end to end; parse/s: parser alone; store/s: inside store_prepared;")

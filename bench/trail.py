@@ -322,60 +322,46 @@ def main() -> int:
         print(json.dumps(run_child(json.loads(args.child))))
         return 0
 
-    from ingest import drop_database, scratch_database
+    from scratch import scratch_database
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("bench/trail.py needs DATABASE_URL=postgres://... (use scripts/with-services)")
-        return 2
-    scratch_url, name = scratch_database(url)
     runs = [
         ("small", max(1, args.files // 4), args.records),
         ("large", args.files, args.records),
         ("bigfiles", max(1, args.files // 4), args.records * 2),
     ]
     results = []
-    try:
-        with moto_process() as endpoint:
-            env = {
-                **os.environ,
-                "DATABASE_URL": scratch_url,
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": REGION,
-            }
-            os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")})
-            os.environ.update({"AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION})
-            subprocess.run(
-                [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"],
+    with scratch_database("bench/trail.py") as scratch_url, moto_process() as endpoint:
+        env = {
+            **os.environ,
+            "DATABASE_URL": scratch_url,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")})
+        os.environ.update({"AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION})
+        for run, files, records in runs:
+            t0 = time.perf_counter()
+            spec = prepare(endpoint, run, files, records)
+            print(
+                f"{run}: {files} files x {records} records made and uploaded in "
+                f"{time.perf_counter() - t0:.1f}s",
+                file=sys.stderr,
+            )
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(spec)],
                 env=env,
-                check=True,
+                check=False,
+                capture_output=True,
+                text=True,
                 cwd=ROOT,
             )
-            for run, files, records in runs:
-                t0 = time.perf_counter()
-                spec = prepare(endpoint, run, files, records)
-                print(
-                    f"{run}: {files} files x {records} records made and uploaded in "
-                    f"{time.perf_counter() - t0:.1f}s",
-                    file=sys.stderr,
-                )
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", json.dumps(spec)],
-                    env=env,
-                    check=False,
-                    capture_output=True,
-                    text=True,
-                    cwd=ROOT,
-                )
-                if out.returncode or os.environ.get("BENCH_PROFILE"):
-                    print(out.stderr, file=sys.stderr)
-                if out.returncode:
-                    return out.returncode
-                results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        drop_database(url, name)
+            if out.returncode or os.environ.get("BENCH_PROFILE"):
+                print(out.stderr, file=sys.stderr)
+            if out.returncode:
+                return out.returncode
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     print("trail benchmark: notices from SQS, gzipped log files from S3 (moto server, its own")
     print(f"process), {SG_SHARE:.0%} security-group events, upsert into PostgreSQL")
