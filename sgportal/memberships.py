@@ -81,30 +81,9 @@ def bind_pending_memberships(user) -> list[Membership]:
                 user=user, tenant_id=membership.tenant_id, source=MembershipSource.IDP_GROUP
             ).first()
             if from_group is not None:
-                group_state = _granted(from_group)
-                from_group.delete()
-                record_audit(
-                    membership.tenant_id,
-                    AuditAction.DELETE,
-                    actor=user,
-                    via="web",
-                    object_type=Membership._meta.label,
-                    object_id=group_state["id"],
-                    object_repr=f"{from_group}: replaced by a grant",
-                    before=group_state,
-                )
+                _delete_audited(from_group, user, f"{from_group}: replaced by a grant")
             if Membership.objects.filter(user=user, tenant_id=membership.tenant_id).exists():
-                membership.delete()
-                record_audit(
-                    membership.tenant_id,
-                    AuditAction.DELETE,
-                    actor=user,
-                    via="web",
-                    object_type=Membership._meta.label,
-                    object_id=before["id"],
-                    object_repr=f"{membership.granted_email}: already a member",
-                    before=before,
-                )
+                _delete_audited(membership, user, f"{membership.granted_email}: already a member")
                 continue
             membership.user = user
             membership.save(update_fields=["user"])
@@ -119,6 +98,22 @@ def bind_pending_memberships(user) -> list[Membership]:
             )
             bound.append(membership)
     return bound
+
+
+def _delete_audited(membership: Membership, user, why: str) -> None:
+    """Delete a membership while binding ``user``'s grants, with its state in the audit log."""
+    state = _granted(membership)
+    membership.delete()
+    record_audit(
+        membership.tenant_id,
+        AuditAction.DELETE,
+        actor=user,
+        via="web",
+        object_type=Membership._meta.label,
+        object_id=state["id"],
+        object_repr=why,
+        before=state,
+    )
 
 
 def _granted(membership: Membership) -> dict:

@@ -102,7 +102,9 @@ def test_a_grant_where_the_person_already_has_a_role_is_withdrawn(
     client.force_login(approver)
     assert Membership.objects.get(tenant=tenant, user=approver).role == Role.APPROVER
     assert not Membership.objects.filter(tenant=tenant, user__isnull=True).exists()
-    assert AuditEntry.objects.filter(tenant=tenant, action=AuditAction.DELETE).count() == 1
+    withdrawn = AuditEntry.objects.get(tenant=tenant, action=AuditAction.DELETE)
+    assert withdrawn.object_repr == f"{approver.email}: already a member"
+    assert (withdrawn.before["role"], withdrawn.actor_id) == (Role.ADMIN, approver.pk)
 
 
 def test_a_second_pending_grant_to_the_same_address_is_refused(admin_client, tenant):

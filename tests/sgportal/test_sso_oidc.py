@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from sgportal.memberships import grant_membership
-from sgportal.models import AuditEntry, IdpGroupMapping, Membership, MembershipSource
+from sgportal.models import AuditAction, AuditEntry, IdpGroupMapping, Membership, MembershipSource
 from sgportal.tenancy import Role
 from tests.factories import MembershipFactory, UserFactory
 from tests.sgportal.sso_idps import OidcProvider, oidc_sign_in
@@ -132,6 +132,8 @@ def test_a_grant_replaces_a_group_role_so_it_survives_leaving_the_group(idp, ten
     sign_in(idp, "ivy", groups=[], **claims)
     membership = Membership.objects.get(tenant=tenant, user__username__startswith="ivy")
     assert (membership.role, membership.source) == (Role.APPROVER, MembershipSource.GRANT)
+    replaced = AuditEntry.objects.get(tenant=tenant, object_repr__endswith="replaced by a grant")
+    assert (replaced.action, replaced.before["role"]) == (AuditAction.DELETE, Role.VIEWER)
 
 
 @pytest.mark.parametrize("misbehaviour", ["audience", "issuer"])
