@@ -275,9 +275,11 @@ def _take(buf: bytes, start: int, end: int, scan: Scan) -> None:
 
     One pass over the compact ``"eventName":"`` keys (one per record, as AWS writes them)
     reads each record's event name without parsing anything; only a security-group record
-    is cut out (between its record-start markers) and decoded, to check the cut.
+    is cut out (between its record-start markers) and decoded, to check the cut. The keys
+    must be as many as the record-start markers, or the file goes to the whole read.
     """
     names, find, width = 0, buf.find, len(_NAME)
+    expected = buf.count(_START, start, end)
     at = find(_NAME, start, end)
     while at >= 0:
         names += 1
@@ -288,6 +290,8 @@ def _take(buf: bytes, start: int, end: int, scan: Scan) -> None:
         if buf[name_start:name_end] in _SG_BYTES:
             _cut(buf, start, end, at, buf[name_start:name_end].decode(), scan)
         at = find(_NAME, name_end, end)
+    if names != expected:  # a record without a compact eventName would be read past unseen
+        raise _NotFastShape(f"{expected} records but {names} compact eventName keys")
     scan.records += names
 
 

@@ -343,6 +343,20 @@ def test_the_fast_scan_refuses_what_is_not_in_aws_shape():
         scan_fast(chunks_of(b""))
 
 
+def test_a_record_whose_event_name_is_not_compact_sends_the_file_to_the_whole_read():
+    """The header and every record start are AWS's compact shape, but one security-group
+    record spells its eventName with a space: the fast scan would read past it, so it
+    refuses the file, and the whole read finds it."""
+    text = gzip.decompress(log_bytes(RECORDS, fillers=20))
+    sg_key = b'"eventName":"AuthorizeSecurityGroupIngress"'
+    assert sg_key in text
+    data = gzip.compress(text.replace(sg_key, b'"eventName": "AuthorizeSecurityGroupIngress"', 1))
+    with pytest.raises(_NotFastShape, match="compact eventName keys"):
+        scan_fast(chunks_of(data))
+    whole = scan_whole(chunks_of(data))
+    assert len(whole.matches) == len(scan_fast(chunks_of(log_bytes(RECORDS))).matches)
+
+
 def test_several_gzip_members_are_one_file():
     one = log_bytes(RECORDS[:2])
     text = gzip.decompress(one)
