@@ -79,7 +79,8 @@ _HEADER = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[\s*')
 _START = b'{"eventVersion":'
 _NEXT = b',{"eventVersion":'
 _SG_NAMES = frozenset(EventName.values)
-_NAME = b'"eventName":"'
+_NAME = b'"eventName"'  # followed by :" when it is a record's own key, compact
+_NAME_WIDTH = len(_NAME)
 _SG_BYTES = frozenset(name.encode() for name in _SG_NAMES)
 
 
@@ -273,25 +274,31 @@ def _after_header(buf: bytes) -> bytes:
 def _take(buf: bytes, start: int, end: int, scan: Scan) -> None:
     """Count the records in buf[start:end] (whole records) and keep the security-group ones.
 
-    One pass over the compact ``"eventName":"`` keys (one per record, as AWS writes them)
-    reads each record's event name without parsing anything; only a security-group record
-    is cut out (between its record-start markers) and decoded, to check the cut. The keys
-    must be as many as the record-start markers, or the file goes to the whole read.
+    One pass over the ``"eventName"`` strings reads each record's event name from its
+    compact key (``"eventName":"…"``, one per record, as AWS writes them) without parsing
+    anything; only a security-group record is cut out (between its record-start markers)
+    and decoded, to check the cut. The string as a value (an event selector's
+    ``"field":"eventName"``) is passed over; as a key written any other way (``"eventName":
+    "…"``) it sends the file to the whole read, which never reads past a record unseen.
     """
-    names, find, width = 0, buf.find, len(_NAME)
-    expected = buf.count(_START, start, end)
+    names, find, starts = 0, buf.find, buf.startswith
     at = find(_NAME, start, end)
     while at >= 0:
+        after = at + _NAME_WIDTH
+        if not starts(b':"', after):
+            rest = buf[after : after + 64].lstrip()
+            if rest[:1] == b":" or not rest:
+                raise _NotFastShape("an eventName key not in AWS's compact shape")
+            at = find(_NAME, after, end)  # a value, not a key
+            continue
         names += 1
-        name_start = at + width
+        name_start = after + 2
         name_end = find(b'"', name_start, name_start + 64)
         if name_end < 0:
             raise _NotFastShape("an eventName that does not end")
         if buf[name_start:name_end] in _SG_BYTES:
             _cut(buf, start, end, at, buf[name_start:name_end].decode(), scan)
         at = find(_NAME, name_end, end)
-    if names != expected:  # a record without a compact eventName would be read past unseen
-        raise _NotFastShape(f"{expected} records but {names} compact eventName keys")
     scan.records += names
 
 

@@ -351,10 +351,32 @@ def test_a_record_whose_event_name_is_not_compact_sends_the_file_to_the_whole_re
     sg_key = b'"eventName":"AuthorizeSecurityGroupIngress"'
     assert sg_key in text
     data = gzip.compress(text.replace(sg_key, b'"eventName": "AuthorizeSecurityGroupIngress"', 1))
-    with pytest.raises(_NotFastShape, match="compact eventName keys"):
+    with pytest.raises(_NotFastShape, match="eventName key not in AWS's compact shape"):
         scan_fast(chunks_of(data))
     whole = scan_whole(chunks_of(data))
     assert len(whole.matches) == len(scan_fast(chunks_of(log_bytes(RECORDS))).matches)
+
+
+def test_event_name_as_a_value_is_not_a_record_and_keeps_the_fast_scan():
+    """An event selector names the field "eventName" (a value, not a key): the fast scan
+    neither counts it as a record nor gives up on the file."""
+    selector = filler(0, event_name="PutEventSelectors")
+    selector["eventSource"] = "cloudtrail.amazonaws.com"
+    selector["requestParameters"] = {
+        "advancedEventSelectors": [
+            {
+                "fieldSelectors": [
+                    {"field": "eventName", "equals": ["AuthorizeSecurityGroupIngress"]}
+                ]
+            }
+        ]
+    }
+    text = json.dumps({"Records": [selector]}, separators=(",", ":")).encode()
+    rest = gzip.decompress(log_bytes(RECORDS, fillers=5))
+    data = gzip.compress(text[:-2] + b"," + rest[len(b'{"Records":[') :])
+    fast, whole = scan_fast(chunks_of(data)), scan_whole(chunks_of(data))
+    assert fast.records == whole.records == 1 + 6 * len(RECORDS)
+    assert [json.loads(m)["eventID"] for m in fast.matches] == [m["eventID"] for m in whole.matches]
 
 
 def test_several_gzip_members_are_one_file():
