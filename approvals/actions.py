@@ -174,7 +174,7 @@ def _record(change, *, verdict, via, user, actor_name, reason, now):
                 "reason": reason,
             },
         )
-        change_id, decision_id = change.pk, decision.pk
+        change_id, decision_id, tenant_id = change.pk, decision.pk, change.tenant_id
         transaction.on_commit(
             lambda: events.announce(
                 events.change_decided,
@@ -182,6 +182,7 @@ def _record(change, *, verdict, via, user, actor_name, reason, now):
                 change_id=change_id,
                 decision_id=decision_id,
                 verdict=verdict,
+                tenant_id=tenant_id,
             )
         )
     return decision, before_status, after_status

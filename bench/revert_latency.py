@@ -112,7 +112,12 @@ def main() -> None:
                 actor_name="bench-reviewer",
                 decided_at=timezone.now(),
             )
-            change_decided.send(sender=None, change_id=change.pk, decision_id=decision.pk)
+            change_decided.send(
+                sender=None,
+                change_id=change.pk,
+                decision_id=decision.pk,
+                tenant_id=change.tenant_id,
+            )
 
         def latencies(changes: list[SecurityGroupChange]) -> list[float]:
             attempts = RevertAttempt.objects.filter(change__in=changes).select_related("decision")

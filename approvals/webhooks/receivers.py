@@ -29,11 +29,9 @@ def on_changes_ingested(sender, tenant_id: int, change_ids: list[int], **kwargs)
 
 
 @receiver(events.change_decided, dispatch_uid="webhooks.change_decided")
-def on_change_decided(sender, change_id: int, decision_id: int, **kwargs) -> None:
-    tenant_id = _tenant_of_change(change_id)
-    if tenant_id is not None:
-        context = {"change_id": change_id, "decision_id": decision_id}
-        record_events(tenant_id, EventType.CHANGE_DECIDED, {str(decision_id): context})
+def on_change_decided(sender, change_id: int, decision_id: int, tenant_id: int, **kwargs) -> None:
+    context = {"change_id": change_id, "decision_id": decision_id}
+    record_events(tenant_id, EventType.CHANGE_DECIDED, {str(decision_id): context})
 
 
 @receiver(events.revert_finished, dispatch_uid="webhooks.revert_finished")

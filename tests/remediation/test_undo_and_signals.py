@@ -23,6 +23,13 @@ from tests.remediation.helpers import (
 pytestmark = pytest.mark.django_db
 
 
+def decided(change, decision_id: int) -> None:
+    """What decide() announces after commit."""
+    change_decided.send(
+        sender=None, change_id=change.pk, decision_id=decision_id, tenant_id=change.tenant_id
+    )
+
+
 @pytest.fixture
 def ec2(aws_env, account):
     return member_ec2(account)
@@ -44,7 +51,7 @@ def test_it_reverts_when_a_deny_is_decided(ec2, account, approver, eager):
     group, added, change = denied_authorize(ec2, account, ingress(22))
     decision = deny(change, approver)
 
-    change_decided.send(sender=None, change_id=change.pk, decision_id=decision.pk)
+    decided(change, decision.pk)
 
     change.refresh_from_db()
     assert change.status == ChangeStatus.REVERTED
@@ -62,7 +69,7 @@ def test_it_ignores_approvals(ec2, account, approver, eager):
     decision.verdict = "approve"
     decision.save()
 
-    change_decided.send(sender=None, change_id=change.pk, decision_id=decision.pk)
+    decided(change, decision.pk)
 
     assert not RevertAttempt.objects.exists()
 
@@ -74,7 +81,7 @@ def test_it_undoes_a_revert_through_a_decision(
         ec2, account, ingress(22, description="ssh"), ingress(443, "198.51.100.0/24")
     )
     with django_capture_on_commit_callbacks(execute=True):
-        change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
+        decided(change, deny(change, approver).pk)
     assert not {r["rule_id"] for r in group_rules(ec2, group)} & {r["rule_id"] for r in added}
     change.refresh_from_db()
 
@@ -113,14 +120,12 @@ def test_it_undoes_a_reauthorization_by_revoking_only_the_rule_it_added(
     change = make_change(
         account, "RevokeSecurityGroupEgress", group, [rule_json("removed", egress["definition"])]
     )
-    change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
+    decided(change, deny(change, approver).pk)
     assert len(group_rules(ec2, group)) == 1
     change.refresh_from_db()
 
     attempts.request_undo(change, approver, "slack")
-    change_decided.send(
-        sender=None, change_id=change.pk, decision_id=change.decisions.get(verdict="undo_revert").pk
-    )
+    decided(change, change.decisions.get(verdict="undo_revert").pk)
 
     assert group_rules(ec2, group) == []
     change.refresh_from_db()
@@ -129,11 +134,11 @@ def test_it_undoes_a_reauthorization_by_revoking_only_the_rule_it_added(
 
 def test_it_records_an_undo_only_once(ec2, account, approver, eager):
     group, added, change = denied_authorize(ec2, account, ingress(22))
-    change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
+    decided(change, deny(change, approver).pk)
     attempts.request_undo(change, approver, "web")
     decision = change.decisions.get(verdict="undo_revert")
     for _ in range(2):
-        change_decided.send(sender=None, change_id=change.pk, decision_id=decision.pk)
+        decided(change, decision.pk)
 
     assert RevertAttempt.objects.filter(kind=AttemptKind.UNDO).count() == 1
     assert len([r for r in group_rules(ec2, group) if r["definition"]["from_port"] == 22]) == 1
@@ -156,14 +161,12 @@ def test_it_refreshes_the_inventory_when_changes_are_ingested(ec2, account, eage
 
 def test_it_reports_an_undo_that_cannot_be_applied(ec2, account, approver, eager):
     group, added, change = denied_authorize(ec2, account, ingress(22))
-    change_decided.send(sender=None, change_id=change.pk, decision_id=deny(change, approver).pk)
+    decided(change, deny(change, approver).pk)
     ec2.delete_security_group(GroupId=group)
     change.refresh_from_db()
 
     attempts.request_undo(change, approver, "web")
-    change_decided.send(
-        sender=None, change_id=change.pk, decision_id=change.decisions.get(verdict="undo_revert").pk
-    )
+    decided(change, change.decisions.get(verdict="undo_revert").pk)
 
     undo = RevertAttempt.objects.get(kind=AttemptKind.UNDO)
     assert undo.outcome == Outcome.UNDO_FAILED
