@@ -80,10 +80,10 @@ def trust_policy(tenant: Tenant) -> str:
 
 
 def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
-    """Raise UnsafeRole when the role was found assumable without the ExternalId."""
-    if RoleCheck.objects.filter(
-        tenant=tenant, role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED
-    ).exists():
+    """Raise UnsafeRole when the role was found assumable without the ExternalId -- by the
+    check of *any* tenant: such a role protects nobody, so another tenant naming its ARN as
+    one of theirs must not get it either."""
+    if RoleCheck.objects.filter(role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED).exists():
         raise UnsafeRole(
             f"sgportal refuses the role {role_arn}: it can be assumed without this tenant's "
             "ExternalId. Add the sts:ExternalId condition shown in the tenant's settings to "
