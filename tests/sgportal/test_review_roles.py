@@ -75,3 +75,35 @@ def test_another_tenant_cannot_revert_through_our_unsafe_hub_role(
         aws.spoke_credentials(
             other_tenant, other_account, source_identity="mallory", session_name="sgportal-change-1"
         )
+
+
+@pytest.mark.django_db
+def test_a_role_in_an_account_registered_to_another_tenant_is_refused_unchecked(
+    aws_env, client, tenant, account, other_tenant, outsider
+):
+    # Acme's own Lake read role in its registered account, never checked (as on day one).
+    victim_role = f"arn:aws:iam::{account.account_id}:role/AcmeLakeReader"
+    LakeSource.objects.create(tenant=tenant, read_role_arn=victim_role)
+    lake_client_for(tenant)  # its own tenant may use it
+
+    client.force_login(outsider)
+    url = f"/admin/sgportal/tenant/{other_tenant.pk}/change/"
+    data = changeform_data(client.get(url))
+    data.pop("slug", None), data.pop("active", None)
+    data.update(
+        {
+            "lake_source-TOTAL_FORMS": "1",
+            "lake_source-0-enabled": "on",
+            "lake_source-0-event_data_store": "a1b2c3d4-0000-1111-2222-333344445555",
+            "lake_source-0-region": "us-east-1",
+            "lake_source-0-read_role_arn": victim_role,
+        }
+    )
+    assert client.post(url, data).status_code == 302
+    with pytest.raises(aws_roles.UnsafeRole, match="registered to another tenant"):
+        lake_client_for(other_tenant)
+    other_tenant.hub_role_arn = f"arn:aws:iam::{account.account_id}:role/AcmeHub"
+    other_tenant.save(update_fields=["hub_role_arn"])
+    with pytest.raises(aws_roles.UnsafeRole, match="registered to another tenant"):
+        aws_roles.refuse_unsafe_role(other_tenant, other_tenant.hub_role_arn)
+    aws_roles.refuse_unsafe_role(tenant, other_tenant.hub_role_arn)  # fine for Acme itself
