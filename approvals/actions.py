@@ -45,6 +45,12 @@ class ReasonRequired(DecisionError):
     code = "reason_required"
 
 
+def storable_text(text: str) -> str:
+    """Free text a person typed (a reason), without the NULs PostgreSQL cannot store: one in
+    a web form or a Slack modal would otherwise fail the decision with a server error."""
+    return text.replace("\x00", "")
+
+
 def _target_status(verdict: str, via: str) -> str:
     if verdict == Verdict.APPROVE:
         return ChangeStatus.AUTO_APPROVED if via == Via.POLICY else ChangeStatus.APPROVED
@@ -84,6 +90,7 @@ def decide(
     """
     verdict = Verdict(verdict)
     via = Via(via)
+    reason = storable_text(reason)
     if via != Via.POLICY:  # reviewer groups (issue 15): the same check at every door
         from approvals.policy.gate import check_reviewer
 

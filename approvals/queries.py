@@ -396,6 +396,8 @@ def audit_entries(user, params) -> Any:
     """The audit entries the user may read, newest first, filtered by tenant, action,
     actor and object."""
     entries = AuditEntry.objects.for_user(user, Role.APPROVER).select_related("tenant")
+    if any("\x00" in params.get(name, "") for name in ("action", "actor", "object")):
+        return entries.none().order_by("-created_at", "-id")  # no entry holds a NUL
     tenant = params.get("tenant", "")
     if tenant.isdigit():
         entries = entries.filter(tenant_id=int(tenant))

@@ -96,6 +96,8 @@ def events_of(body: bytes) -> list[dict]:
             raise Rejected(400, "wrong_event", f"{where}detail-type is not {DETAIL_TYPE!r}")
         if event.get("source") != "aws.ec2":
             raise Rejected(400, "wrong_event", f"{where}source is not 'aws.ec2'")
+        if not isinstance(event["detail"].get("eventName", ""), str):
+            raise Rejected(400, "bad_shape", f"{where}detail.eventName is not a string")
     return events
 
 

@@ -327,6 +327,8 @@ class EventBridgeSource(SourceHealth):
     secret_hash = models.CharField(max_length=64, blank=True, editable=False)
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    audit_masked_fields = ("secret_hash",)  # never in an audit snapshot
+
     class Meta:
         verbose_name = "EventBridge source"
 

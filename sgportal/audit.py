@@ -62,11 +62,14 @@ def actor_name_of(actor: Any) -> str:
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
-    """A JSON-able dict of a model's concrete fields, with encrypted secrets masked."""
+    """A JSON-able dict of a model's concrete fields, with secrets masked: encrypted ones,
+    and the stored hashes of credentials a model names in ``audit_masked_fields`` (the
+    audit log is read by approvers and read-scoped API tokens)."""
+    masked = set(getattr(obj, "audit_masked_fields", ()))
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         value = field.value_from_object(obj)
-        if isinstance(field, EncryptedTextField):
+        if isinstance(field, EncryptedTextField) or field.name in masked:
             value = MASK if value else ""
         data[field.attname] = value
     return normalize_json(data)

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sgportal.audit import record_audit
-from sgportal.models import AuditAction, RoleCheck, RoleCheckStatus, Tenant
+from sgportal.models import AuditAction, AwsAccount, RoleCheck, RoleCheckStatus, Tenant
 from sgportal.models.tenancy import new_external_id
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
@@ -80,10 +80,21 @@ def trust_policy(tenant: Tenant) -> str:
 
 
 def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
-    """Raise UnsafeRole when the role was found assumable without the ExternalId."""
-    if RoleCheck.objects.filter(
-        tenant=tenant, role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED
-    ).exists():
+    """Raise UnsafeRole when the role lives in an AWS account registered to another tenant,
+    or was found assumable without the ExternalId -- by the check of *any* tenant: such a
+    role protects nobody, so another tenant naming its ARN as one of theirs must not get
+    it either."""
+    parts = role_arn.split(":")
+    account_id = parts[4] if len(parts) > 5 else ""
+    if (
+        account_id
+        and AwsAccount.objects.filter(account_id=account_id).exclude(tenant=tenant).exists()
+    ):
+        raise UnsafeRole(
+            f"sgportal refuses the role {role_arn}: its AWS account is registered to another "
+            "tenant. Give sgportal roles in your own organization's accounts."
+        )
+    if RoleCheck.objects.filter(role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED).exists():
         raise UnsafeRole(
             f"sgportal refuses the role {role_arn}: it can be assumed without this tenant's "
             "ExternalId. Add the sts:ExternalId condition shown in the tenant's settings to "

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.actions import decide
+from approvals.actions import decide, storable_text
 from approvals.models import Verdict, Via
 from approvals.policy.engine import facts_of
 from approvals.policy.models import PolicyException, TenantPolicy
@@ -72,6 +72,7 @@ def match_for_change(change: Any) -> dict:
 def allow_change(change: Any, *, user: Any, reason: str, days: int = 30) -> PolicyException:
     """Create an exception for changes like this one for ``days`` (audited) and approve this
     change with it. The caller has checked the user may decide the change."""
+    reason = storable_text(reason)
     now = timezone.now()
     with transaction.atomic():
         exception = PolicyException.objects.create(

@@ -41,6 +41,26 @@ class Destination:
     addresses: tuple[str, ...]  # checked, in resolver order
 
 
+# IPv6 forms that carry an IPv4 address a translator or the stack may deliver to: NAT64's
+# well-known prefix, IPv4-translated (SIIT) and IPv4-compatible. Python calls them global
+# whatever they embed; the embedded address is the one that must be public.
+_EMBEDDING_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("::/96"),
+)
+
+
+def is_public(address: str) -> bool:
+    """Whether ``address`` (and any IPv4 address an IPv6 one embeds) is globally routable."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global:
+        return False
+    if ip.version == 6 and any(ip in net for net in _EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF).is_global
+    return True
+
+
 def _private_allowed() -> bool:
     return bool(getattr(settings, "SGPORTAL_WEBHOOKS_ALLOW_PRIVATE", False))
 
@@ -66,7 +86,7 @@ def resolve(url: str) -> Destination:
         raise Refused(f"{parts.hostname} resolves to no address")
     if not allow_private:
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            if not is_public(address):
                 raise Refused(f"{parts.hostname} resolves to a non-public address")
     path = parts.path or "/"
     if parts.query:

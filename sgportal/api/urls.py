@@ -16,6 +16,12 @@ urlpatterns = [
     *router.urls,
     path("", include("ingestion.api.urls")),
     path("", include("approvals.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Public pages: no authentication at all (DRF's default would check session and HTTP
+    # Basic passwords here, a password door beside the sign-in page).
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", authentication_classes=[]),
+        name="api-docs",
+    ),
 ]

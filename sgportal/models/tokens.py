@@ -105,6 +105,7 @@ class ApiToken(models.Model):
     revoked_by_name = models.CharField(max_length=300, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
+    audit_masked_fields = ("token_hash",)  # never in an audit snapshot
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_token_name")]
