@@ -20,6 +20,7 @@ from ingestion.status import claim
 from sgportal import events
 from sgportal.audit import actor_name_of, record_audit
 from sgportal.models import AuditAction
+from sgportal.text import storable
 
 
 class DecisionError(Exception):
@@ -43,12 +44,6 @@ class ReasonRequired(DecisionError):
     """A deny without a reason, in a tenant that requires one (Tenant.deny_reason_required)."""
 
     code = "reason_required"
-
-
-def storable_text(text: str) -> str:
-    """Free text a person typed (a reason), without the NULs PostgreSQL cannot store: one in
-    a web form or a Slack modal would otherwise fail the decision with a server error."""
-    return text.replace("\x00", "")
 
 
 def _target_status(verdict: str, via: str) -> str:
@@ -90,7 +85,7 @@ def decide(
     """
     verdict = Verdict(verdict)
     via = Via(via)
-    reason = storable_text(reason)
+    reason = storable(reason)  # a NUL typed in a form or a Slack modal: not a 500
     if via != Via.POLICY:  # reviewer groups (issue 15): the same check at every door
         from approvals.policy.gate import check_reviewer
 

@@ -38,6 +38,7 @@ from ingestion.models import (
     EventName,
 )
 from ingestion.rules import PORTED_PROTOCOLS, PROTOCOL_NAMES, Rule, traffic_key
+from sgportal.text import UNSTORABLE, storable
 
 MODIFY_RULES = EventName.MODIFY_RULES
 CREATE_GROUP = EventName.CREATE_GROUP
@@ -131,7 +132,7 @@ def parse_text(text: str | bytes, *, own_role_arns: Iterable[str] = ()) -> Parse
         record = _loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
         raw_text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        return _unreadable("unparsed_text", _clean_str(raw_text), f"not JSON: {exc}")
+        return _unreadable("unparsed_text", storable(raw_text), f"not JSON: {exc}")
     # Without any \u escape the text has no NUL or lone surrogate (JSON text cannot hold
     # them raw): the common case skips the walk over the record.
     clean = isinstance(text, str) and "\\u" not in text
@@ -174,7 +175,7 @@ def _parse(record: Any, own_role_arns: Iterable[str], *, known_clean: bool) -> P
         change.parse_error = _safe_message(exc)
         change.status = ChangeStatus.UNPARSEABLE
     if warnings:
-        change.parse_warnings = _clean_str("; ".join(dict.fromkeys(warnings)))[:2000]
+        change.parse_warnings = storable("; ".join(dict.fromkeys(warnings)))[:2000]
     return change
 
 
@@ -205,7 +206,7 @@ def _safe_repr(value: Any) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001
         text = f"<unrepresentable {type(value).__name__}>"
-    return _clean_str(text[:10000])
+    return storable(text[:10000])
 
 
 def _safe_message(exc: Exception) -> str:
@@ -213,7 +214,7 @@ def _safe_message(exc: Exception) -> str:
         message = str(exc) if isinstance(exc, _Unparseable) else f"{type(exc).__name__}: {exc}"
     except Exception:  # noqa: BLE001
         message = type(exc).__name__
-    return _clean_str(message)[:1000]
+    return storable(message)[:1000]
 
 
 # --- the record envelope ---------------------------------------------------------------
@@ -702,7 +703,7 @@ def _text(value: Any, field_name: str | None = None) -> str:
         return value if field_name is None else value[: _MAX[field_name]]
     if value is None or isinstance(value, dict | list | bool):
         return ""
-    text = _clean_str(str(value))
+    text = storable(str(value))
     if field_name is not None:
         text = text[: _MAX[field_name]]
     return text
@@ -786,16 +787,11 @@ def _synthetic_id(text: str) -> str:
     return f"sha256:{digest[:56]}"
 
 
-# Characters PostgreSQL cannot store in text or jsonb: NUL, and lone UTF-16 surrogates
-# (json.loads turns an unpaired "\\ud800" escape into one; UTF-8 cannot encode it).
-_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
-
-
 def _has_bad(value: Any, depth: int = 0) -> bool:
     if depth > 100:
         raise ValueError("nested too deeply")
     if isinstance(value, str):
-        return _BAD_CHARS.search(value) is not None
+        return UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
         return any(_has_bad(str(k), depth + 1) or _has_bad(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
@@ -803,16 +799,12 @@ def _has_bad(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _clean_str(text: str) -> str:
-    return _BAD_CHARS.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
-
-
 def _sanitized(value: Any) -> Any:
     """The value with NULs removed and lone surrogates replaced by U+FFFD."""
     if isinstance(value, str):
-        return _clean_str(value)
+        return storable(value)
     if isinstance(value, dict):
-        return {_clean_str(str(k)): _sanitized(v) for k, v in value.items()}
+        return {storable(str(k)): _sanitized(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_sanitized(v) for v in value]
     return value

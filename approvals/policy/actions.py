@@ -8,12 +8,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.actions import decide, storable_text
+from approvals.actions import decide
 from approvals.models import Verdict, Via
 from approvals.policy.engine import facts_of
 from approvals.policy.models import PolicyException, TenantPolicy
 from sgportal.audit import actor_name_of, record_audit, snapshot
 from sgportal.models import AuditAction, Tenant
+from sgportal.text import storable
 
 
 def set_emergency(tenant: Tenant, *, on: bool, actor: Any, reason: str, via: str = "web") -> None:
@@ -72,7 +73,7 @@ def match_for_change(change: Any) -> dict:
 def allow_change(change: Any, *, user: Any, reason: str, days: int = 30) -> PolicyException:
     """Create an exception for changes like this one for ``days`` (audited) and approve this
     change with it. The caller has checked the user may decide the change."""
-    reason = storable_text(reason)
+    reason = storable(reason)
     now = timezone.now()
     with transaction.atomic():
         exception = PolicyException.objects.create(

@@ -11,6 +11,8 @@ from approvals.models import Decision
 from approvals.policy.models import PolicyException
 from ingestion.models import ChangeStatus
 from sgportal.models import AuditAction, AuditEntry
+from sgportal.text import storable
+from tests.api import assert_error, call, tokens_fixture  # noqa: F401
 from tests.approvals.conftest import link, submit
 from tests.approvals.factories import ChangeFactory
 
@@ -68,3 +70,30 @@ def test_a_nul_in_the_slack_deny_modal_reason_is_removed(client, approver, messa
     assert response.json() == {"response_action": "clear"}
     decision = Decision.objects.get(change=message.change)
     assert (decision.verdict, decision.reason) == ("deny", "nope")
+
+
+def test_an_api_reason_with_a_nul_or_a_lone_surrogate_is_a_clear_400_and_records_nothing(
+    client, tokens, account
+):
+    """JSON can carry what a form cannot: an unpaired "\\ud800" escape. The API's
+    serializer names both characters; nothing is decided, nothing is lost."""
+    change = ChangeFactory(account=account)
+    url = f"/api/v1/changes/{change.pk}/decision/"
+    reason = "port\ud800 22\x00 open"
+    outsider = call(client, "post", url, tokens.outsider, {"verdict": "deny", "reason": reason})
+    assert_error(outsider, 404, "not_found")
+    response = call(client, "post", url, tokens.decide, {"verdict": "deny", "reason": reason})
+    assert_error(response, 400, "validation_error")
+    assert response.json()["error"]["fields"]["reason"] == [
+        "Null characters are not allowed.",
+        "Surrogate characters are not allowed: U+D800.",
+    ]
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.PENDING
+    assert not Decision.objects.filter(change=change).exists()
+
+
+def test_storable_text_removes_nuls_and_replaces_lone_surrogates():
+    """The one rule for text that goes to PostgreSQL (a Slack modal's JSON can carry a lone
+    surrogate into decide())."""
+    assert storable("a\x00b\ud800c\U0001f512") == "ab\ufffdc\U0001f512"
