@@ -365,6 +365,23 @@ class AuditEntryAdmin(ReadOnlyTenantAdmin):
 admin.site.unregister(User)
 
 
+# What a person's tenants read of an edit to their account: what changed, never the
+# password hash, nor when they last signed in (their other tenants are none of this one's).
+_PERSON_UNAUDITED = ("password", "last_login")
+
+
+def _person_audit(before: dict | None, after: dict) -> tuple[dict | None, dict]:
+    """The before/after a user edit records in each of the person's tenants: an update
+    only the fields it changed, a creation the new account, both without _PERSON_UNAUDITED."""
+    for data in (before, after):
+        for name in _PERSON_UNAUDITED:
+            (data or {}).pop(name, None)
+    if before is None:
+        return None, after
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {name: before.get(name) for name in changed}, {name: after[name] for name in changed}
+
+
 @admin.register(User)
 class ScopedUserAdmin(UserAdmin):
     """People's accounts belong to them and their identity provider: only superusers see or
@@ -391,10 +408,7 @@ class ScopedUserAdmin(UserAdmin):
             stored = User.objects.get(pk=obj.pk) if change else None
             before = snapshot(stored) if stored else None
             super().save_model(request, obj, form, change)
-            after = snapshot(obj)
-            for data in (before, after):
-                if data:
-                    data.pop("password", None)
+            before, after = _person_audit(before, snapshot(obj))
             tenant_ids = Membership.objects.filter(user=obj).values_list("tenant_id", flat=True)
             for tenant_id in tenant_ids:
                 record_audit(

@@ -143,3 +143,33 @@ def test_saving_a_user_without_a_new_password_is_not_a_password_change(tenant, v
     fresh = UserFactory(username="fresh-user")  # creation is not a change
     fresh.save()
     assert not AuditEntry.objects.filter(action=AuditAction.PASSWORD_CHANGE).exists()
+
+
+def test_a_superusers_edit_of_a_person_tells_their_tenants_only_what_changed(
+    client, superuser, approver, tenant, other_tenant, outsider
+):
+    """The person's tenants see the edit (email, flags), not their whole account: no
+    password hash, no last sign-in, nothing unchanged; another tenant sees nothing."""
+    client.force_login(approver)  # sets last_login: it must not travel into the audit
+    client.force_login(superuser)
+    response = client.post(
+        f"/admin/auth/user/{approver.pk}/change/",
+        {
+            "username": approver.username,
+            "email": "new-address@acme.example",
+            "first_name": approver.first_name,
+            "last_name": approver.last_name,
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    entry = AuditEntry.objects.get(tenant=tenant, action=AuditAction.UPDATE)
+    assert entry.after["email"] == "new-address@acme.example"
+    assert entry.before["email"] == approver.email
+    assert "password" not in entry.after and "last_login" not in entry.after
+    assert "is_superuser" not in entry.after and "username" not in entry.after
+    assert not AuditEntry.objects.filter(tenant=other_tenant).exists()
