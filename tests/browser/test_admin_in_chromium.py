@@ -56,7 +56,8 @@ def test_a_tenant_admin_sees_the_external_id_and_grants_by_email(
     page.select_option("select[name=tenant]", str(tenant.pk))
     page.select_option("select[name=role]", "approver")
     page.screenshot(path=shots / "admin-membership-grant.png", full_page=True)
-    page.click("input[name=_save]")
+    with page.expect_navigation(url="**/admin/sgportal/membership/"):  # the list, loaded
+        page.click("input[name=_save]")
     assert "binds at their next sign-in" in page.inner_text("body")
     page.screenshot(path=shots / "admin-membership-list.png", full_page=True)
     assert not [e for e in errors if "Content Security Policy" in e], errors
