@@ -206,12 +206,30 @@ def _cached_assume(key: tuple, parent: dict | None, **kwargs) -> dict:
 def spoke_credentials(
     tenant: Tenant, account: AwsAccount, *, source_identity: str, session_name: str
 ) -> dict:
-    """Credentials in the member account, through the hub role when the tenant has one."""
+    """Credentials in the member account, through the hub role when the tenant has one.
+
+    Only in an account this tenant verified (``AwsAccount.verified_at``: its spoke role
+    passed the role check), for the spoke role that was verified; anything else fails
+    closed, permanently (RoleAssumptionDenied), before any AWS call."""
     if not account.spoke_role_arn:
         raise RoleAssumptionDenied(
             f"No spoke role is configured for account {account.account_id} ({account.name}); "
             "set AwsAccount.spoke_role_arn.",
             "NoSpokeRole",
+        )
+    verified = AwsAccount.objects.filter(
+        pk=account.pk,
+        tenant_id=tenant.pk,
+        spoke_role_arn=account.spoke_role_arn,
+        verified_at__isnull=False,
+    )
+    if not verified.exists():  # read afresh: a check may have cleared it since
+        raise RoleAssumptionDenied(
+            f"AWS account {account.account_id} ({account.name}) is not verified for this "
+            "tenant: run 'Check that every role requires the ExternalId' on the tenant after "
+            "setting up its spoke role (trusting this tenant's ExternalId). sgportal acts "
+            "only in accounts a tenant proved it owns.",
+            "AccountNotVerified",
         )
     parent: dict | None = None
     parent_key: tuple = ("worker",)
