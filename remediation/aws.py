@@ -217,6 +217,14 @@ def spoke_credentials(
             "set AwsAccount.spoke_role_arn.",
             "NoSpokeRole",
         )
+    parent: dict | None = None
+    parent_key: tuple = ("worker",)
+    try:
+        for role_arn in (tenant.hub_role_arn, account.spoke_role_arn):
+            if role_arn:
+                refuse_unsafe_role(tenant, role_arn)
+    except UnsafeRole as exc:
+        raise RoleAssumptionDenied(str(exc), exc.code) from exc
     verified = AwsAccount.objects.filter(
         pk=account.pk,
         tenant_id=tenant.pk,
@@ -231,14 +239,6 @@ def spoke_credentials(
             "only in accounts a tenant proved it owns.",
             "AccountNotVerified",
         )
-    parent: dict | None = None
-    parent_key: tuple = ("worker",)
-    try:
-        for role_arn in (tenant.hub_role_arn, account.spoke_role_arn):
-            if role_arn:
-                refuse_unsafe_role(tenant, role_arn)
-    except UnsafeRole as exc:
-        raise RoleAssumptionDenied(str(exc), "ExternalIdNotEnforced") from exc
     if tenant.hub_role_arn:
         parent_key = ("hub", tenant.hub_role_arn, tenant.external_id, source_identity)
         parent = _cached_assume(

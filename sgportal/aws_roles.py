@@ -37,7 +37,12 @@ logger = logging.getLogger(__name__)
 
 
 class UnsafeRole(Exception):
-    """The role can be assumed without the tenant's ExternalId: sgportal will not use it."""
+    """The role can be assumed without the tenant's ExternalId, or lives in an AWS account
+    another tenant verified: sgportal will not use it. ``code`` says which."""
+
+    def __init__(self, message: str, code: str = "ExternalIdNotEnforced"):
+        super().__init__(message)
+        self.code = code
 
 
 def rotate_external_id(tenant: Tenant, *, actor) -> str:
@@ -95,7 +100,8 @@ def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
     ):
         raise UnsafeRole(
             f"sgportal refuses the role {role_arn}: its AWS account is verified by another "
-            "tenant. Give sgportal roles in your own organization's accounts."
+            "tenant. Give sgportal roles in your own organization's accounts.",
+            "AccountVerifiedElsewhere",
         )
     if RoleCheck.objects.filter(role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED).exists():
         raise UnsafeRole(
@@ -260,24 +266,16 @@ def settle_claim(account: AwsAccount, check: RoleCheck, *, actor=None, via: str 
     )
     if check.status == RoleCheckStatus.ENFORCED:
         now = timezone.now()
-        taken = (
-            AwsAccount.objects.filter(account_id=account.account_id, verified_at__isnull=False)
-            .exclude(pk=account.pk)
-            .exists()
-        )
-        try:
-            with transaction.atomic():
-                if taken or not rows.filter(verified_at=None).update(verified_at=now):
-                    changed = False
-                else:
-                    changed = True
-                    _audit_claim(account, None, now, actor=actor, via=via)
-        except IntegrityError:  # another tenant's check verified it between the two queries
-            changed, taken = False, True
-        if taken:
-            _claim_refused(account, check)
-        elif changed:
-            account.verified_at = now
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    verified = rows.filter(verified_at=None).update(verified_at=now)
+            except IntegrityError:  # uniq_verified_aws_account: another tenant verified it
+                _claim_refused(account, check)
+                return
+            if verified:
+                _audit_claim(account, None, now, actor=actor, via=via)
+                account.verified_at = now
     elif check.status == RoleCheckStatus.NOT_ENFORCED:
         with transaction.atomic():
             before = rows.select_for_update().values_list("verified_at", flat=True).first()
