@@ -105,7 +105,7 @@ def run_child(n: int, page_size: int) -> dict:
     from sgportal.models import AwsAccount, Tenant
 
     tenant = Tenant.objects.create(slug=f"bench-{n}", name=f"Bench {n}")  # a fresh tenant
-    # An AWS account belongs to one tenant: the earlier run's tenant lets go of them.
+    # The earlier run's tenant lets go of them (ingestion only: no revert, none verified).
     AwsAccount.objects.filter(account_id__in=ACCOUNTS[:10]).delete()
     for account_id in ACCOUNTS[:10]:
         AwsAccount.objects.create(

@@ -92,6 +92,11 @@ def main() -> None:
                 "spoke_role_arn": "arn:aws:iam::111111111111:role/SgGuardSpoke",
             },
         )
+        # Reverts need a verified account; the moto server cannot pass the role check (it
+        # does not evaluate trust policies), so the bench verifies it by fiat.
+        AwsAccount.objects.filter(pk=account.pk, verified_at=None).update(
+            verified_at=timezone.now()
+        )
         ec2 = h.member_ec2(account)
         group = h.make_group(ec2)
 

@@ -206,7 +206,11 @@ def _cached_assume(key: tuple, parent: dict | None, **kwargs) -> dict:
 def spoke_credentials(
     tenant: Tenant, account: AwsAccount, *, source_identity: str, session_name: str
 ) -> dict:
-    """Credentials in the member account, through the hub role when the tenant has one."""
+    """Credentials in the member account, through the hub role when the tenant has one.
+
+    Only in an account this tenant verified (``AwsAccount.verified_at``: its spoke role
+    passed the role check), for the spoke role that was verified; anything else fails
+    closed, permanently (RoleAssumptionDenied), before any AWS call."""
     if not account.spoke_role_arn:
         raise RoleAssumptionDenied(
             f"No spoke role is configured for account {account.account_id} ({account.name}); "
@@ -220,7 +224,21 @@ def spoke_credentials(
             if role_arn:
                 refuse_unsafe_role(tenant, role_arn)
     except UnsafeRole as exc:
-        raise RoleAssumptionDenied(str(exc), "ExternalIdNotEnforced") from exc
+        raise RoleAssumptionDenied(str(exc), exc.code) from exc
+    verified = AwsAccount.objects.filter(
+        pk=account.pk,
+        tenant_id=tenant.pk,
+        spoke_role_arn=account.spoke_role_arn,
+        verified_at__isnull=False,
+    )
+    if not verified.exists():  # read afresh: a check may have cleared it since
+        raise RoleAssumptionDenied(
+            f"AWS account {account.account_id} ({account.name}) is not verified for this "
+            "tenant: run 'Check that every role requires the ExternalId' on the tenant after "
+            "setting up its spoke role (trusting this tenant's ExternalId). sgportal acts "
+            "only in accounts a tenant proved it owns.",
+            "AccountNotVerified",
+        )
     if tenant.hub_role_arn:
         parent_key = ("hub", tenant.hub_role_arn, tenant.external_id, source_identity)
         parent = _cached_assume(

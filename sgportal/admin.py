@@ -108,8 +108,10 @@ class TenantAdmin(TenantScopedAdmin):
     @admin.action(description="Check that every role requires the ExternalId")
     def check_roles(self, request, queryset) -> None:
         for tenant in queryset:
-            for check in aws_roles.check_tenant_roles(tenant):
+            for check in aws_roles.check_tenant_roles(tenant, actor=request.user, via="admin"):
                 level = messages.SUCCESS if check.status == "enforced" else messages.ERROR
+                if check.status == "enforced" and check.detail:  # verified by another tenant
+                    level = messages.WARNING
                 self.message_user(request, f"{tenant}: {check} {check.detail}".strip(), level)
 
     def get_readonly_fields(self, request, obj=None):
@@ -161,9 +163,14 @@ def extend_tenant_admin(
 
 @admin.register(AwsAccount)
 class AwsAccountAdmin(TenantScopedAdmin):
-    list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn"]
+    """An account id another tenant holds unverified can be registered (that row is inert);
+    one verified by another tenant is refused. ``verified_at`` is set only by the role check
+    (tenant list action "Check that every role requires the ExternalId", and beat)."""
+
+    list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn", "verified_at"]
     list_filter = ["active"]
     search_fields = ["account_id", "name"]
+    readonly_fields = ["verified_at"]
 
 
 @admin.register(RoleCheck)

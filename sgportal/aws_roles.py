@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sgportal.audit import record_audit
@@ -37,7 +37,12 @@ logger = logging.getLogger(__name__)
 
 
 class UnsafeRole(Exception):
-    """The role can be assumed without the tenant's ExternalId: sgportal will not use it."""
+    """The role can be assumed without the tenant's ExternalId, or lives in an AWS account
+    another tenant verified: sgportal will not use it. ``code`` says which."""
+
+    def __init__(self, message: str, code: str = "ExternalIdNotEnforced"):
+        super().__init__(message)
+        self.code = code
 
 
 def rotate_external_id(tenant: Tenant, *, actor) -> str:
@@ -80,19 +85,23 @@ def trust_policy(tenant: Tenant) -> str:
 
 
 def refuse_unsafe_role(tenant: Tenant, role_arn: str) -> None:
-    """Raise UnsafeRole when the role lives in an AWS account registered to another tenant,
-    or was found assumable without the ExternalId -- by the check of *any* tenant: such a
-    role protects nobody, so another tenant naming its ARN as one of theirs must not get
-    it either."""
+    """Raise UnsafeRole when the role lives in an AWS account another tenant has verified
+    (proven it owns: ``AwsAccount.verified_at``), or was found assumable without the
+    ExternalId -- by the check of *any* tenant: such a role protects nobody, so another
+    tenant naming its ARN as one of theirs must not get it either. An account another tenant
+    merely registered (unverified) blocks nobody: claims are proven, not first-come."""
     parts = role_arn.split(":")
     account_id = parts[4] if len(parts) > 5 else ""
     if (
         account_id
-        and AwsAccount.objects.filter(account_id=account_id).exclude(tenant=tenant).exists()
+        and AwsAccount.objects.filter(account_id=account_id, verified_at__isnull=False)
+        .exclude(tenant=tenant)
+        .exists()
     ):
         raise UnsafeRole(
-            f"sgportal refuses the role {role_arn}: its AWS account is registered to another "
-            "tenant. Give sgportal roles in your own organization's accounts."
+            f"sgportal refuses the role {role_arn}: its AWS account is verified by another "
+            "tenant. Give sgportal roles in your own organization's accounts.",
+            "AccountVerifiedElsewhere",
         )
     if RoleCheck.objects.filter(role_arn=role_arn, status=RoleCheckStatus.NOT_ENFORCED).exists():
         raise UnsafeRole(
@@ -224,9 +233,10 @@ def check_role(
 read_role_finders: list = []
 
 
-def check_tenant_roles(tenant: Tenant) -> list[RoleCheck]:
+def check_tenant_roles(tenant: Tenant, *, actor=None, via: str = "system") -> list[RoleCheck]:
     """Check the read roles (Lake, trail), the hub role and every active account's spoke role
-    (through the hub when there is one, as reverts assume it)."""
+    (through the hub when there is one, as reverts assume it); each spoke role's result
+    verifies or unverifies its account (``settle_claim``), audited as ``actor``/``via``."""
     checks = []
     for find in read_role_finders:
         for role_arn in dict.fromkeys(find(tenant)):
@@ -236,8 +246,73 @@ def check_tenant_roles(tenant: Tenant) -> list[RoleCheck]:
         hub, parent = check_role(tenant, tenant.hub_role_arn)
         checks.append(hub)
     for account in tenant.accounts.filter(active=True).exclude(spoke_role_arn=""):
-        checks.append(check_role(tenant, account.spoke_role_arn, parent=parent)[0])
+        check = check_role(tenant, account.spoke_role_arn, parent=parent)[0]
+        settle_claim(account, check, actor=actor, via=via)
+        checks.append(check)
     return checks
+
+
+def settle_claim(account: AwsAccount, check: RoleCheck, *, actor=None, via: str = "system") -> None:
+    """Verify or unverify the tenant's account after a check of its spoke role, audited.
+
+    ENFORCED proves the account's owner set up a role for this tenant: the account becomes
+    verified, unless another tenant verified it first (the same organization registered
+    twice): this one then stays unverified and the check's detail says so. NOT_ENFORCED
+    clears it. UNREACHABLE (maybe a passing outage) leaves it as it is. Conditional updates
+    on the checked role, so a spoke role changed meanwhile is not verified by a stale check.
+    """
+    rows = AwsAccount.objects.filter(
+        pk=account.pk, tenant_id=check.tenant_id, spoke_role_arn=check.role_arn
+    )
+    if check.status == RoleCheckStatus.ENFORCED:
+        now = timezone.now()
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    verified = rows.filter(verified_at=None).update(verified_at=now)
+            except IntegrityError:  # uniq_verified_aws_account: another tenant verified it
+                _claim_refused(account, check)
+                return
+            if verified:
+                _audit_claim(account, None, now, actor=actor, via=via)
+                account.verified_at = now
+    elif check.status == RoleCheckStatus.NOT_ENFORCED:
+        with transaction.atomic():
+            before = rows.select_for_update().values_list("verified_at", flat=True).first()
+            if before is not None and rows.update(verified_at=None):
+                _audit_claim(account, before, None, actor=actor, via=via)
+                account.verified_at = None
+
+
+def _audit_claim(account: AwsAccount, before, after, *, actor, via: str) -> None:
+    what = "verified (its spoke role requires this tenant's ExternalId)"
+    if after is None:
+        what = "no longer verified (its spoke role can be assumed without the ExternalId)"
+    record_audit(
+        account.tenant_id,
+        AuditAction.UPDATE,
+        actor=actor,
+        via=via,
+        obj=account,
+        object_repr=f"{account}: {what}"[:300],
+        before={"verified_at": before},
+        after={"verified_at": after},
+    )
+
+
+def _claim_refused(account: AwsAccount, check: RoleCheck) -> None:
+    detail = (
+        f"The role requires the ExternalId, but AWS account {account.account_id} is verified "
+        "by another tenant: it stays unverified for this tenant and sgportal will not revert "
+        "in it. If this tenant owns the account, ask sgportal's operators."
+    )
+    RoleCheck.objects.filter(pk=check.pk).update(detail=detail)
+    check.detail = detail
+    logger.warning(
+        "tenant %s: AWS account %s passed the role check but is verified by another tenant",
+        account.tenant_id,
+        account.account_id,
+    )
 
 
 def check_all_tenants() -> dict[str, int]:

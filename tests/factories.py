@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from approvals.models import SlackWorkspace
 from sgportal.models import AwsAccount, Membership, SlackIdentity, Tenant
@@ -60,6 +61,9 @@ class AwsAccountFactory(factory.django.DjangoModelFactory):
         lambda o: f"arn:aws:iam::{o.account_id}:role/SgGuardSpoke"
     )
     regions = factory.LazyFunction(lambda: ["us-east-1", "eu-west-1"])
+    # Verified (its spoke role passed the role check), so reverts run in it; pass
+    # verified_at=None for an unverified (inert) row.
+    verified_at = factory.LazyFunction(timezone.now)
 
 
 class SlackIdentityFactory(factory.django.DjangoModelFactory):

@@ -8,7 +8,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -86,6 +86,9 @@ class Tenant(models.Model):
         return self.name
 
 
+VERIFIED_ELSEWHERE = "This AWS account is verified by another tenant."
+
+
 class AwsAccount(models.Model):
     """A member account of a tenant's organization, with the role used to revert in it."""
 
@@ -97,22 +100,62 @@ class AwsAccount(models.Model):
         default=list, blank=True, help_text='Enabled regions, e.g. ["eu-west-1"].'
     )
     active = models.BooleanField(default=True)
+    # A claim is proven, not first-come: set when this tenant's spoke role in the account
+    # passed the role check (assumable with this tenant's ExternalId, refused without it),
+    # which only the account's owner can arrange; cleared when a later check finds it not
+    # enforced, or when the account's tenant, id or spoke role changes (``save``). Reverts
+    # need it (remediation.aws), and an account verified by one tenant is refused to others.
+    # Only sgportal.aws_roles writes it (``settle_claim``).
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TenantScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["tenant", "account_id"]
         constraints = [
-            # An AWS account belongs to at most one tenant (confused-deputy safety).
+            models.UniqueConstraint(
+                fields=["tenant", "account_id"],
+                name="uniq_tenant_aws_account",
+                violation_error_message="This tenant already has this AWS account.",
+            ),
+            # Several tenants may *name* an account (an unverified row is inert: no reverts,
+            # no claim on its roles); at most one may have proven it is theirs.
             models.UniqueConstraint(
                 fields=["account_id"],
-                name="uniq_aws_account",
-                violation_error_message="This AWS account is registered to another tenant.",
-            )
+                condition=Q(verified_at__isnull=False),
+                name="uniq_verified_aws_account",
+                violation_error_message=VERIFIED_ELSEWHERE,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        """A plain save never sets ``verified_at`` on a stored row (only the role check
+        does, with a conditional update) and clears it when what was verified changes: the
+        tenant (whose ExternalId the check used), the account id or the spoke role."""
+        if self._state.adding or self.pk is None:
+            return super().save(*args, **kwargs)
+        with transaction.atomic():  # the row stays locked until the save commits
+            stored = (
+                type(self)
+                ._default_manager.select_for_update()
+                .filter(pk=self.pk)
+                .values("tenant_id", "account_id", "spoke_role_arn", "verified_at")
+                .first()
+            )
+            if stored is not None:
+                same = (stored["tenant_id"], stored["account_id"], stored["spoke_role_arn"]) == (
+                    self.tenant_id,
+                    self.account_id,
+                    self.spoke_role_arn,
+                )
+                self.verified_at = stored["verified_at"] if same else None
+                update_fields = kwargs.get("update_fields")
+                if update_fields is not None and not same:
+                    kwargs["update_fields"] = {*update_fields, "verified_at"}
+            return super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if not isinstance(self.regions, list) or not all(isinstance(r, str) for r in self.regions):
@@ -124,6 +167,17 @@ class AwsAccount(models.Model):
                 raise ValidationError({"regions": f"{region!r} is not an AWS region."}) from None
         if self.spoke_role_arn and f":{self.account_id}:" not in self.spoke_role_arn:
             raise ValidationError({"spoke_role_arn": "The spoke role must live in this account."})
+        if self.account_id and self.verified_elsewhere():
+            raise ValidationError({"account_id": VERIFIED_ELSEWHERE})
+
+    def verified_elsewhere(self) -> bool:
+        """Whether another tenant has verified this account id (proven it owns it)."""
+        return (
+            type(self)
+            ._default_manager.filter(account_id=self.account_id, verified_at__isnull=False)
+            .exclude(tenant_id=self.tenant_id)
+            .exists()
+        )
 
 
 class MembershipSource(models.TextChoices):

@@ -89,6 +89,9 @@ def test_rotating_the_external_id_is_audited_and_scoped(admin_client, tenant, ot
 
 
 def test_an_aws_account_belongs_to_one_tenant(admin_client, tenant, other_account):
+    """At most one tenant *verifies* an account (tests/sgportal/test_account_claims.py: an
+    unverified registration elsewhere blocks nobody); Globex's account is verified."""
+    assert other_account.verified_at is not None
     response = admin_client.post(
         "/admin/sgportal/awsaccount/add/",
         {
@@ -101,7 +104,7 @@ def test_an_aws_account_belongs_to_one_tenant(admin_client, tenant, other_accoun
         },
     )
     assert response.status_code == 200
-    assert b"registered to another tenant" in response.content
+    assert b"This AWS account is verified by another tenant." in response.content
     assert not AwsAccount.objects.filter(name="theirs-now").exists()
 
 

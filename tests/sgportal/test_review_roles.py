@@ -78,10 +78,12 @@ def test_another_tenant_cannot_revert_through_our_unsafe_hub_role(
 
 
 @pytest.mark.django_db
-def test_a_role_in_an_account_registered_to_another_tenant_is_refused_unchecked(
+def test_a_role_in_an_account_verified_by_another_tenant_is_refused_unchecked(
     aws_env, client, tenant, account, other_tenant, outsider
 ):
-    # Acme's own Lake read role in its registered account, never checked (as on day one).
+    # Acme's own Lake read role in its verified account (its spoke role passed the role
+    # check), the read role itself never checked (as on day one).
+    assert account.verified_at is not None
     victim_role = f"arn:aws:iam::{account.account_id}:role/AcmeLakeReader"
     LakeSource.objects.create(tenant=tenant, read_role_arn=victim_role)
     lake_client_for(tenant)  # its own tenant may use it
@@ -100,10 +102,10 @@ def test_a_role_in_an_account_registered_to_another_tenant_is_refused_unchecked(
         }
     )
     assert client.post(url, data).status_code == 302
-    with pytest.raises(aws_roles.UnsafeRole, match="registered to another tenant"):
+    with pytest.raises(aws_roles.UnsafeRole, match="verified by another tenant"):
         lake_client_for(other_tenant)
     other_tenant.hub_role_arn = f"arn:aws:iam::{account.account_id}:role/AcmeHub"
     other_tenant.save(update_fields=["hub_role_arn"])
-    with pytest.raises(aws_roles.UnsafeRole, match="registered to another tenant"):
+    with pytest.raises(aws_roles.UnsafeRole, match="verified by another tenant"):
         aws_roles.refuse_unsafe_role(other_tenant, other_tenant.hub_role_arn)
     aws_roles.refuse_unsafe_role(tenant, other_tenant.hub_role_arn)  # fine for Acme itself

@@ -107,6 +107,13 @@ class Command(BaseCommand):
                     "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
                 },
             )
+            # Verified by fiat, so the demo's reverts run: a real tenant verifies an account
+            # by passing the role check (its spoke role requires the tenant's ExternalId),
+            # but moto does not evaluate trust policies, so on moto that check could never
+            # pass (it finds every role assumable without the ExternalId).
+            AwsAccount.objects.filter(
+                tenant=tenant, account_id=account_id, verified_at=None
+            ).update(verified_at=timezone.now())
         User = get_user_model()
         logins = []
         people = (("reviewer", Role.APPROVER, False), ("admin", Role.ADMIN, True))
