@@ -29,6 +29,8 @@ from sgportal.models import (
     SlackIdentity,
     Tenant,
 )
+from sgportal.publish import enqueue
+from sgportal.tasks import CHECK_TENANT_ROLES
 
 User = get_user_model()
 
@@ -171,6 +173,24 @@ class AwsAccountAdmin(TenantScopedAdmin):
     list_filter = ["active"]
     search_fields = ["account_id", "name"]
     readonly_fields = ["verified_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Saved with a spoke role and not verified (new, or its role changed): the tenant's
+        roles are checked by a worker right after commit, so the account is verified within
+        seconds of being set up instead of at the next periodic check."""
+        super().save_model(request, obj, form, change)
+        if obj.active and obj.spoke_role_arn and obj.verified_at is None:
+            tenant_id, actor_id = obj.tenant_id, request.user.pk
+            transaction.on_commit(
+                lambda: enqueue(CHECK_TENANT_ROLES, args=[tenant_id, actor_id]), robust=True
+            )
+            self.message_user(
+                request,
+                f"{obj}: sgportal is checking its spoke role now; the account is verified (and "
+                "reverts in it allowed) once the role requires this tenant's ExternalId. See "
+                "Role checks.",
+                messages.INFO,
+            )
 
 
 @admin.register(RoleCheck)

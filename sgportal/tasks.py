@@ -12,6 +12,7 @@ from sgportal.checkpoints import write_checkpoint
 
 AUDIT_CHECKPOINT = "sgportal.tasks.audit_checkpoint"
 CHECK_ROLES = "sgportal.tasks.check_role_trusts"
+CHECK_TENANT_ROLES = "sgportal.tasks.check_tenant_role_trusts"
 
 
 class GiveUpTask(Task):
@@ -43,3 +44,21 @@ def audit_checkpoint() -> list[str]:
 def check_role_trusts() -> dict[str, int]:
     """Re-check that every tenant's roles still require its ExternalId."""
     return aws_roles.check_all_tenants()
+
+
+@shared_task(name=CHECK_TENANT_ROLES, acks_late=True)
+def check_tenant_role_trusts(tenant_id: int, actor_id: int | None = None) -> dict[str, int]:
+    """Check one tenant's roles now (an account was saved with a spoke role to verify),
+    audited as the admin who saved it. Returns the number of checks per status."""
+    from django.contrib.auth import get_user_model
+
+    from sgportal.models import Tenant
+
+    tenant = Tenant.objects.filter(pk=tenant_id, active=True).first()
+    if tenant is None:
+        return {}
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    counts: dict[str, int] = {}
+    for check in aws_roles.check_tenant_roles(tenant, actor=actor, via="admin"):
+        counts[check.status] = counts.get(check.status, 0) + 1
+    return counts

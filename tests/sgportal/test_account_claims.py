@@ -327,3 +327,34 @@ def test_only_an_account_verified_by_another_tenant_blocks_a_role(
     listing = client.get("/admin/sgportal/awsaccount/").content.decode()
     assert f"/awsaccount/{squatted.pk}/change/" in listing
     assert f"/awsaccount/{owned.pk}/change/" not in listing
+
+
+@pytest.mark.django_db
+def test_saving_an_account_with_its_spoke_role_verifies_it_within_the_save(
+    aws_env,
+    client,
+    trusts,
+    celery_eager,
+    django_capture_on_commit_callbacks,
+    tenant,
+    other_tenant,
+    admin_user,
+    outsider,
+):
+    """No trip to the tenant list's action: a worker checks the roles right after the save
+    commits (eager here), audited as the admin who saved; the squatter's save checks too,
+    and stays unverified."""
+    trusts[SPOKE] = {tenant.external_id}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(client, outsider, other_tenant, name="squatted")
+    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(client, admin_user, tenant)
+    assert response.status_code == 302
+    owned = AwsAccount.objects.get(tenant=tenant)
+    assert owned.verified_at is not None
+    (entry,) = claim_entries(tenant)
+    assert (entry.actor_id, entry.via) == (admin_user.pk, "admin")
+    squatted = AwsAccount.objects.get(tenant=other_tenant)
+    assert squatted.verified_at is None and not claim_entries(other_tenant)
+    assert RoleCheck.objects.get(tenant=other_tenant, role_arn=SPOKE).status == "unreachable"
