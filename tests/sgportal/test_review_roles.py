@@ -23,6 +23,24 @@ def _role(name: str) -> str:
     return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
 
+def name_lake_role(client, admin, tenant, role_arn: str):
+    """``admin`` names ``role_arn`` as the Lake read role on ``tenant``'s admin page."""
+    client.force_login(admin)
+    url = f"/admin/sgportal/tenant/{tenant.pk}/change/"
+    data = changeform_data(client.get(url))
+    data.pop("slug", None), data.pop("active", None)
+    data.update(
+        {
+            "lake_source-TOTAL_FORMS": "1",
+            "lake_source-0-enabled": "on",
+            "lake_source-0-event_data_store": "a1b2c3d4-0000-1111-2222-333344445555",
+            "lake_source-0-region": "us-east-1",
+            "lake_source-0-read_role_arn": role_arn,
+        }
+    )
+    return client.post(url, data)
+
+
 @pytest.mark.django_db
 def test_another_tenants_admin_cannot_use_our_unsafe_lake_role_as_theirs(
     aws_env, client, tenant, other_tenant, outsider
@@ -35,20 +53,7 @@ def test_another_tenants_admin_cannot_use_our_unsafe_lake_role_as_theirs(
         lake_client_for(tenant)
 
     # The outsider (admin of the other tenant) names it on their own tenant page.
-    client.force_login(outsider)
-    url = f"/admin/sgportal/tenant/{other_tenant.pk}/change/"
-    data = changeform_data(client.get(url))
-    data.pop("slug", None), data.pop("active", None)
-    data.update(
-        {
-            "lake_source-TOTAL_FORMS": "1",
-            "lake_source-0-enabled": "on",
-            "lake_source-0-event_data_store": "a1b2c3d4-0000-1111-2222-333344445555",
-            "lake_source-0-region": "us-east-1",
-            "lake_source-0-read_role_arn": victim_role,
-        }
-    )
-    assert client.post(url, data).status_code == 302
+    assert name_lake_role(client, outsider, other_tenant, victim_role).status_code == 302
     assert LakeSource.objects.get(tenant=other_tenant).read_role_arn == victim_role
     with pytest.raises(aws_roles.UnsafeRole):
         lake_client_for(other_tenant)
@@ -88,20 +93,7 @@ def test_a_role_in_an_account_verified_by_another_tenant_is_refused_unchecked(
     LakeSource.objects.create(tenant=tenant, read_role_arn=victim_role)
     lake_client_for(tenant)  # its own tenant may use it
 
-    client.force_login(outsider)
-    url = f"/admin/sgportal/tenant/{other_tenant.pk}/change/"
-    data = changeform_data(client.get(url))
-    data.pop("slug", None), data.pop("active", None)
-    data.update(
-        {
-            "lake_source-TOTAL_FORMS": "1",
-            "lake_source-0-enabled": "on",
-            "lake_source-0-event_data_store": "a1b2c3d4-0000-1111-2222-333344445555",
-            "lake_source-0-region": "us-east-1",
-            "lake_source-0-read_role_arn": victim_role,
-        }
-    )
-    assert client.post(url, data).status_code == 302
+    assert name_lake_role(client, outsider, other_tenant, victim_role).status_code == 302
     with pytest.raises(aws_roles.UnsafeRole, match="verified by another tenant"):
         lake_client_for(other_tenant)
     other_tenant.hub_role_arn = f"arn:aws:iam::{account.account_id}:role/AcmeHub"
