@@ -166,8 +166,9 @@ def extend_tenant_admin(
 @admin.register(AwsAccount)
 class AwsAccountAdmin(TenantScopedAdmin):
     """An account id another tenant holds unverified can be registered (that row is inert);
-    one verified by another tenant is refused. ``verified_at`` is set only by the role check
-    (tenant list action "Check that every role requires the ExternalId", and beat)."""
+    one verified by another tenant is refused. ``verified_at`` is set only by the role check:
+    started by saving the account here, by the tenant list action "Check that every role
+    requires the ExternalId", and by beat."""
 
     list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn", "verified_at"]
     list_filter = ["active"]
