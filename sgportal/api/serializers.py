@@ -38,7 +38,9 @@ class FastReadSerializer(serializers.ModelSerializer):
 class AwsAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = AwsAccount
-        fields = ["id", "account_id", "name", "regions", "active"]
+        # verified_at: null until the tenant's spoke role passed the role check (reverts
+        # run only in a verified account; docs/aws-roles.md).
+        fields = ["id", "account_id", "name", "regions", "active", "verified_at"]
         read_only_fields = fields
 
 

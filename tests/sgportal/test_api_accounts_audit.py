@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sgportal.audit import record_audit
-from sgportal.models import AuditAction, AuditEntry
+from sgportal.models import AuditAction, AuditEntry, AwsAccount
 from tests.api import assert_error, assert_unauthenticated, call, tokens_fixture  # noqa: F401
 
 
@@ -20,6 +20,15 @@ def test_it_lists_the_tenants_accounts_only(client, tokens, accounts):
     assert [a["account_id"] for a in body["results"]] == [account.account_id]
     outsider = call(client, "get", "/api/v1/accounts/", tokens.outsider).json()
     assert [a["account_id"] for a in outsider["results"]] == [other.account_id]
+
+
+def test_an_account_says_whether_it_is_verified(client, tokens, accounts):
+    account, other = accounts
+    AwsAccount.objects.filter(pk=other.pk).update(verified_at=None)
+    (ours,) = call(client, "get", "/api/v1/accounts/", tokens.read).json()["results"]
+    assert ours["verified_at"] == account.verified_at.isoformat().replace("+00:00", "Z")
+    (theirs,) = call(client, "get", "/api/v1/accounts/", tokens.outsider).json()["results"]
+    assert theirs["verified_at"] is None
 
 
 def test_another_tenants_account_is_a_404_like_a_missing_one(client, tokens, accounts):
