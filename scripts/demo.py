@@ -351,7 +351,9 @@ def _rules_gone(change: dict, env: dict[str, str]) -> bool:
         "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         "region_name": change["region"],
     }
-    role = f"arn:aws:iam::{change['aws_account_id']}:role/SgGuardSpoke"
+    # As the member account's administrator, not sgportal's spoke role (which needs the
+    # tenant's ExternalId: devtools/moto_server.py).
+    role = f"arn:aws:iam::{change['aws_account_id']}:role/OrganizationAccountAccessRole"
     credentials = boto3.client("sts", **aws).assume_role(
         RoleArn=role, RoleSessionName="demo-smoke-check"
     )["Credentials"]
@@ -477,7 +479,8 @@ def main() -> int:
             ],
             env,
         )
-        sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env)
+        moto = [PY, "-m", "devtools.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)]
+        sup.start("moto", moto, env)
         if has_module("devtools.slack_standin"):
             standin = [
                 *[PY, "-m", "devtools.slack_standin", "--port", str(slack_port)],

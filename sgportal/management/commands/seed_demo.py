@@ -107,10 +107,12 @@ class Command(BaseCommand):
                     "spoke_role_arn": f"arn:aws:iam::{account_id}:role/SgGuardSpoke",
                 },
             )
-            # Verified by fiat, so the demo's reverts run: a real tenant verifies an account
-            # by passing the role check (its spoke role requires the tenant's ExternalId),
-            # but moto does not evaluate trust policies, so on moto that check could never
-            # pass (it finds every role assumable without the ExternalId).
+            # Verified by fiat, so the demo's reverts run from the start, whatever emulator
+            # (or none) is there: a real tenant verifies an account by passing the role check
+            # (its spoke role requires the tenant's ExternalId). Plain moto evaluates no trust
+            # policy, so that check could never pass on it; `make demo`'s emulator
+            # (devtools/moto_server.py) refuses the demo roles without an ExternalId, so the
+            # later checks (the admin action, a save, beat) pass and keep them verified.
             AwsAccount.objects.filter(
                 tenant=tenant, account_id=account_id, verified_at=None
             ).update(verified_at=timezone.now())
