@@ -170,10 +170,14 @@ class AwsAccountAdmin(TenantScopedAdmin):
     started by saving the account here, by the tenant list action "Check that every role
     requires the ExternalId", and by beat."""
 
-    list_display = ["account_id", "name", "tenant", "active", "spoke_role_arn", "verified_at"]
+    list_display = ["account_id", "name", "tenant", "active", "verified", "spoke_role_arn"]
     list_filter = ["active"]
     search_fields = ["account_id", "name"]
     readonly_fields = ["verified_at"]
+
+    @admin.display(boolean=True, description="Verified", ordering="verified_at")
+    def verified(self, obj: AwsAccount) -> bool:
+        return obj.verified_at is not None
 
     def save_model(self, request, obj, form, change) -> None:
         """Saved with a spoke role and not verified (new, or its role changed): the tenant's
