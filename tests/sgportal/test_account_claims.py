@@ -11,6 +11,7 @@ verified account is reverted in or blocks others' roles (``AwsAccount.verified_a
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from django.test import Client
@@ -315,10 +316,13 @@ def test_only_an_account_verified_by_another_tenant_blocks_a_role(
             other_tenant, squatted, source_identity="mallory", session_name="sgportal-change-1"
         )
 
-    # The admin list shows when each account was verified, to its own tenant only.
+    # The admin list shows whether each account is verified (its page: when), to its own
+    # tenant only.
     client.force_login(admin_user)
     listing = client.get("/admin/sgportal/awsaccount/").content.decode()
-    assert "column-verified_at" in listing and f"/awsaccount/{owned.pk}/change/" in listing
+    assert "column-verified" in listing and f"/awsaccount/{owned.pk}/change/" in listing
+    verified_cell = re.search(r'<td class="field-verified">(.*?)</td>', listing).group(1)
+    assert 'alt="True"' in verified_cell  # Acme's one account, verified
     assert f"/awsaccount/{squatted.pk}/change/" not in listing
     page = client.get(f"/admin/sgportal/awsaccount/{owned.pk}/change/").content.decode()
     assert "Verified at" in page and 'name="verified_at"' not in page  # read-only
