@@ -278,6 +278,7 @@ def _smoke_slack_page(url: str, slack_url: str, token: str, env: dict[str, str])
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
         print("smoke: the stand-in page was not clicked: Playwright is not installed")
@@ -301,7 +302,12 @@ def _smoke_slack_page(url: str, slack_url: str, token: str, env: dict[str, str])
                         break
                 else:
                     time.sleep(1)
-                    page.reload()
+                    try:
+                        page.reload()
+                    except PlaywrightError as exc:  # the tab went away (seen once under load)
+                        print(f"smoke: the Slack page's tab failed ({exc}); opening it again")
+                        page = browser.new_page(viewport={"width": 1280, "height": 900})
+                        page.goto(f"{slack_url}/")
             print(
                 f"smoke: a pending change on the Slack stand-in's page: {change and change['id']}"
             )
